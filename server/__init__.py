@@ -1,0 +1,1 @@
+"""Shiquan: a knowledge graph and SPARQL endpoint for fiscal power division plans."""

@@ -1,0 +1,86 @@
+"""The exceptions of Shiquan; each carries the HTTP status and error code it maps to."""
+
+from __future__ import annotations
+
+
+class ShiquanError(Exception):
+    """Base class; an unexpected failure is a 500 whose body says only "internal error"."""
+
+    status, code = 500, "internal_error"
+
+
+class BadQuery(ShiquanError):
+    """The SPARQL text is malformed or is not a query."""
+
+    status, code = 400, "bad_query"
+
+
+class BadRequest(ShiquanError):
+    """The request is missing a parameter or combines parameters that exclude each other."""
+
+    status, code = 400, "bad_request"
+
+
+class BadInput(ShiquanError):
+    """An RDF file or payload cannot be read: unknown format, unparseable, unreadable.
+
+    ``source`` names the file (or "request body"), ``line`` the line where the
+    parser stopped when it says so.
+    """
+
+    status, code = 400, "bad_input"
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None):
+        where = source or ""
+        if line is not None:
+            where = f"{where}:{line}" if where else f"line {line}"
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source, self.line = source, line
+
+
+class Forbidden(ShiquanError):
+    """The request asks for something this endpoint never does (update, a SERVICE off the allowlist)."""
+
+    status, code = 403, "forbidden"
+
+
+class NotFound(ShiquanError):
+    """No resource with that IRI is described here."""
+
+    status, code = 404, "not_found"
+
+
+class NotAcceptable(ShiquanError):
+    """No format we produce fits the request's Accept header."""
+
+    status, code = 406, "not_acceptable"
+
+
+class PayloadTooLarge(ShiquanError):
+    """The request body is over the configured limit."""
+
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ShiquanError):
+    """The request body's content type is not one we read."""
+
+    status, code = 415, "unsupported_media_type"
+
+
+class QueryTimeout(ShiquanError):
+    """A query ran past the configured time limit and was stopped."""
+
+    status, code = 503, "query_timeout"
+
+
+class ResultTooLarge(ShiquanError):
+    """A query's result is over the configured maximum size."""
+
+    status, code = 413, "result_too_large"
+
+
+class InconsistentGraph(ShiquanError):
+    """The OWL RL closure found a contradiction; the message lists owlrl's error triples."""
+
+    status, code = 422, "inconsistent_graph"

@@ -1,0 +1,134 @@
+"""The shiquan command: exit codes, reports and query output (STYLE §4: 0 ok, 1 violations, 2 unusable input)."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from server.cli import main
+
+from .conftest import DATA, QUERIES
+
+SECOND_PAYER = (
+    "<https://w3id.org/shiquan/id/assignment/haidong-dongzhengban-2024-96/zhuanli-jiangli/county> "
+    "<https://w3id.org/shiquan/ontology#payer> <https://w3id.org/shiquan/ontology#PrefecturalLevel> .\n"
+)
+
+
+@pytest.fixture()
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture()
+def data_with_second_payer(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    (data / "second-payer.nt").write_text(SECOND_PAYER, encoding="utf-8")
+    return data
+
+
+def test_validate_project_data_exits_0(runner):
+    result = runner.invoke(main, ["validate"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Conforms: 1 warning.")
+
+
+def test_validate_second_payer_exits_1_naming_matter_and_level(runner, data_with_second_payer):
+    result = runner.invoke(main, ["validate", str(data_with_second_payer)])
+    assert result.exit_code == 1
+    assert "Does not conform" in result.output
+    assert "sqs:PlanShape-onePayerPerMatterAndLevel" in result.output
+    assert "“patent awards” has more than one payer at the level “county level”" in result.output
+
+
+def test_validate_in_chinese_names_matter_and_level_in_chinese(runner, data_with_second_payer):
+    result = runner.invoke(main, ["validate", "--lang", "zh", str(data_with_second_payer)])
+    assert result.exit_code == 1
+    assert "事项“专利奖励”在“县级”层级有不止一个支出责任承担者" in result.output
+    assert "专利奖励·县级" in result.output  # the focus assignment named by its matter and level
+
+
+def test_validate_json_output_lists_results(runner, data_with_second_payer):
+    result = runner.invoke(main, ["validate", "--output", "json", str(data_with_second_payer)])
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["conforms"] is False and doc["violations"] >= 1
+    assert {r["sourceShape"].rsplit("#")[1] for r in doc["results"]} >= {"PlanShape-onePayerPerMatterAndLevel"}
+    assert all({"zh", "en"} <= set(r["messages"]) for r in doc["results"])
+
+
+def test_validate_turtle_output_is_a_shacl_report(runner):
+    result = runner.invoke(main, ["validate", "--output", "turtle", str(DATA / "divisions.ttl")])
+    assert result.exit_code == 0
+    assert "sh:ValidationReport" in result.output and "sh:conforms true" in result.output
+
+
+def test_validate_unparseable_file_exits_2_with_file_and_line(runner, tmp_path):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text(
+        "@prefix sq: <https://w3id.org/shiquan/ontology#> .\n\n<https://w3id.org/shiquan/id/matter/a> sq:b .\n"
+        "<https://w3id.org/shiquan/id/matter/a> sq:b sq:c .\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:3: syntax error" in result.output
+
+
+def test_validate_with_format_option_reads_other_extensions(runner, tmp_path):
+    path = tmp_path / "divisions.txt"
+    path.write_bytes((DATA / "divisions.ttl").read_bytes())
+    result = runner.invoke(main, ["validate", "--format", "turtle", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_missing_file_exits_2(runner, tmp_path):
+    result = runner.invoke(main, ["validate", str(tmp_path / "none.ttl")])
+    assert result.exit_code == 2 and "no such file or folder" in result.output
+
+
+def test_query_prints_a_table(runner):
+    result = runner.invoke(main, ["query", str(QUERIES / "06-divisions-under-haidong.rq")])
+    assert result.exit_code == 0
+    assert "630202" in result.output and "(6 rows)" in result.output
+
+
+def test_query_reads_standard_input_and_writes_csv(runner):
+    text = "PREFIX sq: <https://w3id.org/shiquan/ontology#> SELECT ?code WHERE { ?d sq:divisionCode ?code } ORDER BY ?code LIMIT 2"
+    result = runner.invoke(main, ["query", "-", "--output", "csv"], input=text)
+    assert result.exit_code == 0
+    assert result.stdout_bytes == b"code\r\n630000\r\n630200\r\n"
+
+
+def test_query_json_output_is_sparql_results_json(runner):
+    result = runner.invoke(main, ["query", str(QUERIES / "04-plan-chain.rq"), "--output", "json"])
+    doc = json.loads(result.output)
+    assert [b["documentNumber"]["value"] for b in doc["results"]["bindings"]] == ["青政〔2024〕36号", "国办发〔2023〕48号"]
+
+
+def test_query_syntax_error_exits_2_with_position(runner):
+    result = runner.invoke(main, ["query", "-"], input="SELECT * WHERE { ?s ?p }")
+    assert result.exit_code == 2 and "SPARQL syntax error: error at 1:" in result.output
+
+
+def test_query_update_is_refused(runner):
+    result = runner.invoke(main, ["query", "-"], input="DELETE WHERE { ?s ?p ?o }")
+    assert result.exit_code == 2 and "read-only" in result.output
+
+
+def test_query_output_that_cannot_carry_the_answer_exits_2(runner):
+    result = runner.invoke(main, ["query", "-", "--output", "turtle"], input="ASK { ?s ?p ?o }")
+    assert result.exit_code == 2 and "cannot carry a boolean answer" in result.output
+
+
+def test_installed_console_script_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "query", str(QUERIES / "04-plan-chain.rq"), "--output", "tsv"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "国办发〔2023〕48号" in result.stdout

@@ -1,0 +1,122 @@
+import json
+
+import pytest
+from rdflib import URIRef
+
+from server import loading
+from server.errors import BadInput
+from server.vocab import GRAPH
+
+TRIPLE_TTL = '@prefix sq: <https://w3id.org/shiquan/ontology#> .\n<https://w3id.org/shiquan/id/matter/a> a sq:Matter .\n'
+MATTER = URIRef("https://w3id.org/shiquan/id/matter/a")
+
+SAME_TRIPLE = {
+    "m.ttl": TRIPLE_TTL,
+    "m.nt": "<https://w3id.org/shiquan/id/matter/a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/shiquan/ontology#Matter> .\n",
+    "m.jsonld": json.dumps({"@id": str(MATTER), "@type": "https://w3id.org/shiquan/ontology#Matter"}),
+    "m.rdf": '<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description rdf:about="https://w3id.org/shiquan/id/matter/a">'
+    '<rdf:type rdf:resource="https://w3id.org/shiquan/ontology#Matter"/></rdf:Description></rdf:RDF>\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAME_TRIPLE))
+def test_each_format_is_read_by_extension_into_the_graph_named_by_the_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(SAME_TRIPLE[name], encoding="utf-8")
+    graphs = loading.read_file(path)
+    assert list(graphs) == [GRAPH["m"]]
+    assert len(graphs[GRAPH["m"]]) == 1 and (MATTER, None, None) in graphs[GRAPH["m"]]
+
+
+def test_trig_keeps_its_own_graph_names(tmp_path):
+    path = tmp_path / "plans.trig"
+    path.write_text("<https://w3id.org/shiquan/graph/x> { <https://w3id.org/shiquan/id/matter/a> a <https://w3id.org/shiquan/ontology#Matter> . }\n")
+    assert list(loading.read_file(path)) == [GRAPH["x"]]
+
+
+def test_format_option_overrides_the_extension(tmp_path):
+    path = tmp_path / "plan.txt"
+    path.write_text(TRIPLE_TTL)
+    assert len(loading.read_file(path, "turtle")[GRAPH["plan"]]) == 1
+
+
+def test_unknown_extension_is_refused_with_the_file_name(tmp_path):
+    path = tmp_path / "plan.docx"
+    path.write_text(TRIPLE_TTL)
+    with pytest.raises(BadInput, match="plan.docx: cannot tell the RDF format"):
+        loading.read_file(path)
+
+
+def test_turtle_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.ttl"
+    path.write_text(TRIPLE_TTL + "\n<a> <b> .\n")
+    with pytest.raises(BadInput, match=r"broken.ttl:4: syntax error") as info:
+        loading.read_file(path)
+    assert info.value.line == 4
+
+
+def test_ntriples_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.nt"
+    path.write_text(SAME_TRIPLE["m.nt"] + "<a> <b>\n")
+    with pytest.raises(BadInput, match=r"broken.nt:2: syntax error"):
+        loading.read_file(path)
+
+
+def test_json_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.jsonld"
+    path.write_text('{\n  "@id": "https://w3id.org/shiquan/id/matter/a",\n  oops\n}')
+    with pytest.raises(BadInput, match=r"broken.jsonld:3: JSON syntax error"):
+        loading.read_file(path)
+
+
+def test_rdfxml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.rdf"
+    path.write_text('<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n<unclosed>\n</rdf:RDF>\n')
+    with pytest.raises(BadInput, match=r"broken.rdf:4: syntax error"):
+        loading.read_file(path)
+
+
+def test_remote_jsonld_context_is_refused_not_fetched(tmp_path):
+    path = tmp_path / "remote.jsonld"
+    path.write_text(json.dumps({"@context": "http://127.0.0.1:9/context.jsonld", "@id": str(MATTER)}))
+    with pytest.raises(BadInput, match="remote JSON-LD context"):
+        loading.read_file(path)
+
+
+def test_xml_external_entity_is_not_resolved(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET")
+    path = tmp_path / "xxe.rdf"
+    path.write_text(
+        f'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]>\n'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">'
+        '<rdf:Description rdf:about="http://example.org/a"><ex:p>&x;</ex:p></rdf:Description></rdf:RDF>\n'
+    )
+    try:
+        graphs = loading.read_file(path)
+    except BadInput:
+        return
+    assert all("SECRET" not in str(o) for g in graphs.values() for o in g.objects())
+
+
+def test_non_utf8_file_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "latin.ttl"
+    path.write_bytes(TRIPLE_TTL.encode() + '<https://w3id.org/shiquan/id/matter/a> <http://www.w3.org/2000/01/rdf-schema#label> "专利" .\n'.encode("gb18030"))
+    with pytest.raises(BadInput, match="latin.ttl:3: not UTF-8"):
+        loading.read_file(path)
+
+
+def test_missing_path_is_refused():
+    with pytest.raises(BadInput, match="no such file or folder"):
+        loading.read_paths(["/nonexistent/plan.ttl"])
+
+
+def test_store_holds_one_graph_per_file_plus_ontology_and_inferences(kg):
+    names = {name.removeprefix(str(GRAPH)) for name in kg.triples_per_graph}
+    assert names == {
+        "ontology", "inferences", "bodies", "divisions", "matters",
+        "haidong-dongzhengban-2024-96", "qinghai-qingzheng-2024-36", "china-guobanfa-2023-48",
+    }
+    assert kg.triple_count == len(kg.store)
+    assert len(kg.version) == 16
