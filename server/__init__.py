@@ -1,1 +1,30 @@
 """Shiquan: a knowledge graph and SPARQL endpoint for fiscal power division plans."""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from . import config, pool
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """The Flask app over a freshly loaded store. Raises BadInput and InconsistentGraph for bad data."""
+    from . import web
+    from .web import health, pages, sparql, validate
+
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.from_object(config.Defaults)
+    app.config.from_prefixed_env("SHIQUAN")  # SHIQUAN_QUERY_TIMEOUT_S=5
+    app.config.update(overrides or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    runtime = pool.Runtime(app.config)
+    app.extensions["shiquan"] = runtime
+    atexit.register(runtime.close)
+    for bp in (sparql.bp, pages.bp, validate.bp, health.bp):
+        app.register_blueprint(bp)
+    web.register_errors(app)
+    return app

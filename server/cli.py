@@ -6,81 +6,17 @@ Exit codes: 0 success (or data conforms), 1 violations, 2 unusable input.
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from collections import Counter
 from pathlib import Path
 
 import click
-from rdflib import SH
-
 from . import config, docs, loading, query, validation
 from .errors import ShiquanError
-from .vocab import PREFIXES
-
-SEVERITY = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
-
 
 def _fail(exc: ShiquanError) -> None:
     click.echo(f"shiquan: {exc}", err=True)
     sys.exit(2)
-
-
-def _short(node) -> str:
-    if node is None:
-        return ""
-    text = str(node)
-    for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
-        if text.startswith(ns):
-            return f"{prefix}:{text[len(ns):]}"
-    if text.startswith("https://w3id.org/shiquan/id/"):
-        return "<" + text[len("https://w3id.org/shiquan/id/") :] + ">"
-    return text if not text.startswith("http") else f"<{text}>"
-
-
-def _report_text(report: validation.Report, lang: str) -> str:
-    counts = Counter(SEVERITY.get(result.severity, "Result") for result in report.results)
-    if not report.results:
-        return "Conforms: no violations." if lang != "zh" else "符合约束：没有违规。"
-    summary = ", ".join(f"{n} {kind.lower()}{'s' if n != 1 else ''}" for kind, n in sorted(counts.items()))
-    head = ("Conforms" if report.conforms else "Does not conform") + f": {summary}."
-    lines = [head, ""]
-    for r in report.results:
-        lines.append(f"[{SEVERITY.get(r.severity, r.severity)}] {_short(r.source_shape)}")
-        label = r.focus_label(lang)
-        lines.append(f"  focus:   {_short(r.focus_node)}" + (f"  {label}" if label else ""))
-        if r.path is not None:
-            lines.append(f"  path:    {_short(r.path)}")
-        if r.value is not None:
-            value_label = r.value_label(lang)
-            lines.append(f"  value:   {_short(r.value)}" + (f"  {value_label}" if value_label else ""))
-        lines.append(f"  message: {r.message(lang)}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _report_json(report: validation.Report, lang: str) -> str:
-    def node(term):
-        return None if term is None else str(term)
-
-    doc = {
-        "conforms": report.conforms,
-        "violations": len(report.violations),
-        "results": [
-            {
-                "severity": SEVERITY.get(r.severity, str(r.severity)),
-                "sourceShape": node(r.source_shape),
-                "focusNode": node(r.focus_node),
-                "focusLabel": r.focus_label(lang),
-                "path": node(r.path),
-                "value": node(r.value),
-                "valueLabel": r.value_label(lang),
-                "message": r.message(lang),
-                "messages": {m.language or "": str(m) for m in r.messages},
-            }
-            for r in report.results
-        ],
-    }
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
 @click.group()
@@ -105,13 +41,11 @@ def validate(files: tuple[Path, ...], fmt: str | None, output: str, lang: str) -
     except ShiquanError as exc:
         _fail(exc)
     if output == "turtle":
-        for prefix, ns in PREFIXES.items():
-            report.graph.bind(prefix, ns)
-        click.echo(report.graph.serialize(format="turtle"), nl=False)
+        click.echo(report.turtle(), nl=False)
     elif output == "json":
-        click.echo(_report_json(report, lang), nl=False)
+        click.echo(json.dumps(report.to_json(lang), ensure_ascii=False, indent=2))
     else:
-        click.echo(_report_text(report, lang), nl=False)
+        click.echo(report.text(lang), nl=False)
     sys.exit(0 if report.conforms else 1)
 
 
@@ -129,17 +63,80 @@ def query_command(source, output: str, data_paths: tuple[Path, ...]) -> None:
     try:
         kg = loading.build_store(config.settings(overrides))
         answer = query.run(kg.store, text)
+        if output == "table":
+            click.echo(query.table(answer))
+            return
+        media_type = query.negotiate(answer.kind, None, output)
     except ShiquanError as exc:
         _fail(exc)
-    if output == "table":
-        click.echo(query.table(answer))
-        return
-    media_type = query.FORMAT_ALIASES[output]
-    if media_type not in answer.media_types:
-        click.echo(f"shiquan: --output {output} cannot carry a {answer.kind} answer", err=True)
-        sys.exit(2)
     sys.stdout.buffer.write(query.serialize(answer, media_type))
     sys.stdout.flush()
+
+
+@main.command()
+@click.option("--host", envvar="SHIQUAN_HOST", default=config.Defaults.HOST, show_default=True, help="Address to bind.")
+@click.option("--port", envvar="SHIQUAN_PORT", type=click.IntRange(0, 65535), default=config.Defaults.PORT, show_default=True)
+@click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders to serve (repeatable; default: the project's data). Env: SHIQUAN_DATA_PATHS.")
+@click.option("--store", "store_path", envvar="SHIQUAN_STORE_PATH", type=click.Path(path_type=Path), help="Folder for the on-disk store (rebuilt at start; default: a temporary folder).")
+@click.option("--workers", envvar="SHIQUAN_WORKERS", type=click.IntRange(1, 64), default=config.Defaults.WORKERS, show_default=True, help="Query worker processes.")
+@click.option("--threads", envvar="SHIQUAN_THREADS", type=click.IntRange(1, 256), default=16, show_default=True, help="HTTP threads.")
+def serve(host: str, port: int, data_paths: tuple[Path, ...], store_path: Path | None, workers: int, threads: int) -> None:
+    """Serve the SPARQL endpoint, query page and linked-data pages with waitress."""
+    import logging
+    import time
+
+    import waitress
+
+    from . import assets, create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    overrides = {"WORKERS": workers, "HOST": host, "PORT": port}
+    if data_paths:
+        overrides["DATA_PATHS"] = [str(p) for p in data_paths]
+    if store_path:
+        overrides["STORE_PATH"] = str(store_path)
+    try:
+        app = create_app(overrides)
+    except ShiquanError as exc:
+        _fail(exc)
+    runtime = app.extensions["shiquan"]
+    try:
+        assets.install(app.config)
+    except ShiquanError as exc:
+        click.echo(f"shiquan: the query page will use a plain form: {exc}", err=True)
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="shiquan")
+    click.echo(
+        f"shiquan: serving {runtime.triple_count} triples in {len(runtime.counts)} graphs, "
+        f"ready in {time.perf_counter() - started:.1f} s (load {runtime.load_seconds:.1f} s), "
+        f"{workers} workers; SPARQL endpoint at http://{host}:{server.effective_port}/sparql",
+        err=True,
+    )
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.close()
+        runtime.close()
+
+
+def _stop(signum, frame) -> None:
+    """SIGTERM stops the server like Ctrl-C, so the temporary store is removed."""
+    raise SystemExit(0)
+
+
+@main.command(name="assets")
+def assets_command() -> None:
+    """Fetch the query page's YASGUI build (pinned, integrity-checked) from the npm registry."""
+    from . import assets
+
+    try:
+        folder = assets.install(config.settings())
+    except ShiquanError as exc:
+        _fail(exc)
+    click.echo(f"YASGUI {assets.YASGUI['version']} in {folder}")
 
 
 @main.command(name="docs")

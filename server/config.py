@@ -20,16 +20,26 @@ class Defaults:
     DATA_PATHS = [str(PROJECT_ROOT / "data")]
     # Folder of the example queries shown on the query page and tested.
     QUERIES_DIR = str(PROJECT_ROOT / "queries")
-    # Seconds a query may run before it is stopped and answered with 503.
+    # Folder of the on-disk Oxigraph store, rebuilt at start; None: a temporary folder (or memory when WORKERS is 0).
+    STORE_PATH: str | None = None
+    # Query worker processes; each opens the store read-only. 0 runs queries in the request thread (tests only:
+    # the time limit is then checked between rows and cannot stop a long aggregate).
+    WORKERS = 2
+    # Seconds a query may run before its worker is stopped and the client gets 503.
     QUERY_TIMEOUT_S = 10.0
+    # Seconds a /validate run may take before it is stopped and the client gets 503.
+    VALIDATE_TIMEOUT_S = 60.0
     # Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) one answer may hold.
     MAX_RESULT_ROWS = 100_000
     # Largest request body accepted, in bytes (queries and /validate uploads).
     MAX_BODY_BYTES = 5 * 1024 * 1024
     # Endpoints a query may call with SERVICE; empty refuses every SERVICE call.
     SERVICE_ALLOWLIST: list[str] = []
-    # Public base of instance IRIs; the server answers them at /id/… on its own host.
-    ID_BASE = "https://w3id.org/shiquan/id/"
+    # Folder for downloaded front-end assets (the YASGUI build); None: ~/.cache/shiquan/assets.
+    ASSETS_DIR: str | None = None
+    # Address `shiquan serve` binds to.
+    HOST = "127.0.0.1"
+    PORT = 8000
 
 
 def from_env(prefix: str = "SHIQUAN", environ: Mapping[str, str] | None = None) -> dict[str, Any]:

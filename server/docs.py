@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
-from .vocab import ONTOLOGY_IRI, PREFIXES, SQ
+from .vocab import ONTOLOGY_IRI, SQ
+from .vocab import curie as vocab_curie
 
 KINDS = [
     (OWL.Class, "Classes", "类"),
@@ -19,11 +21,7 @@ CHARACTERISTICS = {OWL.TransitiveProperty: "transitive", OWL.SymmetricProperty: 
 
 
 def curie(node) -> str:
-    text = str(node)
-    for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
-        if text.startswith(ns):
-            return f"{prefix}:{text[len(ns):]}"
-    return f"<{text}>"
+    return vocab_curie(str(node))
 
 
 def _by_lang(graph: Graph, node, prop) -> dict[str, str]:
@@ -86,6 +84,49 @@ def _term(graph: Graph, iri: URIRef, kind: URIRef) -> Term:
         add("characteristics", [name for t, name in CHARACTERISTICS.items() if (iri, RDF.type, t) in graph])
     notes = _by_lang(graph, iri, SKOS.scopeNote)
     return Term(iri, kind, _by_lang(graph, iri, RDFS.label), _by_lang(graph, iri, SKOS.definition), notes, facts)
+
+
+@dataclass
+class Header:
+    """What the ontology says about itself, for the head of its documentation."""
+
+    iri: URIRef
+    titles: dict[str, str]
+    descriptions: dict[str, str]
+    version: str | None
+    version_iri: str | None
+    prior_version: str | None
+    licence: str | None
+    modified: str | None
+    creators: dict[str, str]
+    change_notes: list[str]
+
+
+def header(graph: Graph) -> Header:
+    """The ontology's own annotations: titles, descriptions, version, licence, change notes (newest first)."""
+
+    def value(prop) -> str | None:
+        found = graph.value(ONTOLOGY_IRI, prop)
+        return None if found is None else str(found)
+
+    return Header(
+        ONTOLOGY_IRI,
+        _by_lang(graph, ONTOLOGY_IRI, DCTERMS.title),
+        _by_lang(graph, ONTOLOGY_IRI, DCTERMS.description),
+        value(OWL.versionInfo),
+        value(OWL.versionIRI),
+        value(OWL.priorVersion),
+        value(DCTERMS.license),
+        value(DCTERMS.modified),
+        _by_lang(graph, ONTOLOGY_IRI, DCTERMS.creator),
+        sorted((str(n) for n in graph.objects(ONTOLOGY_IRI, SKOS.changeNote)), key=_release, reverse=True),
+    )
+
+
+def _release(note: str) -> tuple:
+    """Sort key of a change note by the version it opens with ("0.10.0: …" after "0.9.0: …")."""
+    match = re.match(r"\s*(\d+(?:\.\d+)*)", note)
+    return (tuple(int(part) for part in match.group(1).split(".")) if match else (), note)
 
 
 def markdown(graph: Graph) -> str:

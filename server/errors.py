@@ -77,7 +77,7 @@ class QueryTimeout(ShiquanError):
 class ResultTooLarge(ShiquanError):
     """A query's result is over the configured maximum size."""
 
-    status, code = 413, "result_too_large"
+    status, code = 422, "result_too_large"
 
 
 class InconsistentGraph(ShiquanError):

@@ -14,8 +14,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from .errors import BadQuery, Forbidden, QueryTimeout, ResultTooLarge
-from .vocab import ID, PREFIXES
+from .errors import BadQuery, BadRequest, Forbidden, NotAcceptable, QueryTimeout, ResultTooLarge
+from .vocab import PREFIXES, curie
 
 # Media types of the answers, by kind of query.
 RESULTS_TYPES = {
@@ -30,19 +30,41 @@ GRAPH_TYPES = {
     "application/rdf+xml": ox.RdfFormat.RDF_XML,
     "application/ld+json": ox.RdfFormat.JSON_LD,
 }
-# Short names for a `format` parameter or `--output`.
-FORMAT_ALIASES = {
+# Short names for a `format` parameter or `--output`, by kind of answer (SPARQLWrapper sends these too).
+RESULTS_NAMES = {
     "json": "application/sparql-results+json",
     "xml": "application/sparql-results+xml",
     "csv": "text/csv",
     "tsv": "text/tab-separated-values",
+}
+GRAPH_NAMES = {
     "turtle": "text/turtle",
     "ttl": "text/turtle",
-    "ntriples": "application/n-triples",
+    "n3": "text/turtle",
     "nt": "application/n-triples",
+    "ntriples": "application/n-triples",
+    "n-triples": "application/n-triples",
+    "xml": "application/rdf+xml",
+    "rdf": "application/rdf+xml",
     "rdfxml": "application/rdf+xml",
+    "rdf+xml": "application/rdf+xml",
+    "json": "application/ld+json",
     "jsonld": "application/ld+json",
     "json-ld": "application/ld+json",
+}
+
+# Other media types clients ask for, and the type we answer them with, by kind of answer.
+RESULTS_ALIASES = {
+    "application/json": "application/sparql-results+json",
+    "application/xml": "application/sparql-results+xml",
+    "text/xml": "application/sparql-results+xml",
+}
+GRAPH_ALIASES = {
+    "application/json": "application/ld+json",
+    "text/plain": "application/n-triples",
+    "application/xml": "application/rdf+xml",
+    "text/xml": "application/rdf+xml",
+    "application/x-turtle": "text/turtle",
 }
 
 _SERVICE = re.compile(r"\bSERVICE\b", re.IGNORECASE)
@@ -273,7 +295,8 @@ def serialize(answer: Answer, media_type: str) -> bytes:
         parts.append("</sparql>\n")
         return "".join(parts).encode("utf-8")
     if answer.kind == "boolean":
-        return (("_askResult\r\n" if fmt == "csv" else "?_askResult\n") + ("true" if answer.boolean else "false") + "\n").encode()
+        end = "\r\n" if fmt == "csv" else "\n"
+        return (("_askResult" if fmt == "csv" else "?_askResult") + end + ("true" if answer.boolean else "false") + end).encode()
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
@@ -285,17 +308,72 @@ def serialize(answer: Answer, media_type: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def parse_accept(header: str) -> list[tuple[str, float]]:
+    """The media ranges of an Accept header with their q-values, malformed parts skipped."""
+    ranges = []
+    for part in header.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        if not re.fullmatch(r"[\w.+*-]+/[\w.+*-]+", media):
+            continue
+        q = 1.0
+        for param in fields[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        ranges.append((media, q))
+    return ranges
+
+
+def negotiate(kind: str, accept: str | None, fmt: str | None = None) -> str:
+    """The media type to answer a ``kind`` answer ("boolean", "solutions", "graph") in.
+
+    ``fmt`` (a short name such as "csv", or a media type) overrides ``accept``.
+    No Accept header, or */*, gives SPARQL JSON for results and Turtle for graphs.
+    Raises BadRequest for an unknown ``fmt``, NotAcceptable when nothing we
+    produce fits, listing what we do produce.
+    """
+    offered = list(GRAPH_TYPES if kind == "graph" else RESULTS_TYPES)
+    aliases = GRAPH_ALIASES if kind == "graph" else RESULTS_ALIASES
+    if fmt:
+        name = fmt.lower()
+        names = GRAPH_NAMES if kind == "graph" else RESULTS_NAMES
+        wanted = names.get(name) or aliases.get(name, name)
+        known = {*RESULTS_NAMES, *GRAPH_NAMES, *RESULTS_TYPES, *GRAPH_TYPES, *RESULTS_ALIASES, *GRAPH_ALIASES}
+        if name not in known:
+            raise BadRequest(f"unknown format {fmt!r}; use one of {', '.join(sorted({*RESULTS_NAMES, *GRAPH_NAMES}))} or a media type")
+        if wanted not in offered:
+            raise NotAcceptable(f"format {fmt!r} cannot carry a {kind} answer; use one of {', '.join(offered)}")
+        return wanted
+    if not accept or not accept.strip():
+        return offered[0]
+    best, best_q, best_rank = None, 0.0, (9, 0)
+    for position, (media, q) in enumerate(parse_accept(accept)):
+        target = aliases.get(media, media)
+        if media == "*/*":
+            matches, specificity = offered[:1], 2
+        elif media.endswith("/*"):
+            matches, specificity = [o for o in offered if o.startswith(media[:-1])][:1], 1
+        else:
+            matches, specificity = [target] if target in offered else [], 0
+        for match in matches:
+            rank = (specificity, position)
+            if q > best_q or (q == best_q and q > 0 and rank < best_rank):
+                best, best_q, best_rank = match, q, rank
+    if best is None:
+        raise NotAcceptable(f"cannot answer a {kind} query in {accept.strip()!r}; available: {', '.join(offered)}")
+    return best
+
+
 def compact(term) -> str:
     """A short human reading of a term: prefixed names, literal values with their language."""
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
-            if term.value.startswith(ns):
-                return f"{prefix}:{term.value[len(ns):]}"
-        if term.value.startswith(str(ID)):
-            return "<" + term.value[len(str(ID)) :] + ">"
-        return f"<{term.value}>"
+        return curie(term.value)
     if isinstance(term, ox.Literal):
         return f"{term.value}@{term.language}" if term.language else term.value
     return str(term)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +14,7 @@ from rdflib import RDF, RDFS, SH, Graph, Literal, Node, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
 from . import loading, reasoning
-from .vocab import SQ
+from .vocab import PREFIXES, SQ, curie
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,13 @@ def _pick(labels: tuple[Literal, ...], lang: str) -> str | None:
     return str(labels[0]) if labels else None
 
 
+SEVERITY = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
+
+
+def _short(node) -> str:
+    return "" if node is None else curie(str(node))
+
+
 @dataclass
 class Report:
     """The outcome of a validation run: conforms when no result is a violation."""
@@ -69,6 +78,58 @@ class Report:
     @property
     def conforms(self) -> bool:
         return not self.violations
+
+    def text(self, lang: str = "en") -> str:
+        """A readable report: each result with focus node and label, path, value and message in ``lang``."""
+        if not self.results:
+            return "符合约束：没有违规。\n" if lang == "zh" else "Conforms: no violations.\n"
+        counts = Counter(SEVERITY.get(r.severity, "Result") for r in self.results)
+        summary = ", ".join(f"{n} {kind.lower()}{'s' if n != 1 else ''}" for kind, n in sorted(counts.items()))
+        lines = [("Conforms" if self.conforms else "Does not conform") + f": {summary}.", ""]
+        for r in self.results:
+            lines.append(f"[{SEVERITY.get(r.severity, r.severity)}] {_short(r.source_shape)}")
+            label = r.focus_label(lang)
+            lines.append(f"  focus:   {_short(r.focus_node)}" + (f"  {label}" if label else ""))
+            if r.path is not None:
+                lines.append(f"  path:    {_short(r.path)}")
+            if r.value is not None:
+                value_label = r.value_label(lang)
+                shown = _short(r.value) if not isinstance(r.value, Literal) else f'"{r.value}"'
+                lines.append(f"  value:   {shown}" + (f"  {value_label}" if value_label else ""))
+            lines.append(f"  message: {r.message(lang)}")
+            lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
+
+    def to_json(self, lang: str = "en") -> dict:
+        """The report as a JSON-ready dict: conforms, counts, and each result with messages in every language."""
+
+        def node(term):
+            return None if term is None else str(term)
+
+        return {
+            "conforms": self.conforms,
+            "violations": len(self.violations),
+            "results": [
+                {
+                    "severity": SEVERITY.get(r.severity, str(r.severity)),
+                    "sourceShape": node(r.source_shape),
+                    "focusNode": node(r.focus_node),
+                    "focusLabel": r.focus_label(lang),
+                    "path": node(r.path),
+                    "value": node(r.value),
+                    "valueLabel": r.value_label(lang),
+                    "message": r.message(lang),
+                    "messages": {m.language or "": str(m) for m in r.messages},
+                }
+                for r in self.results
+            ],
+        }
+
+    def turtle(self) -> str:
+        """The SHACL validation report graph in Turtle."""
+        for prefix, ns in PREFIXES.items():
+            self.graph.bind(prefix, ns)
+        return self.graph.serialize(format="turtle")
 
 
 def _labels(data: Graph, node: Node) -> tuple[Literal, ...]:
@@ -148,6 +209,16 @@ def validate_graph(data: Graph, shapes: Graph, ontology: Graph) -> Report:
     return Report(_results(report_graph, combined, shapes), report_graph)
 
 
+@functools.lru_cache(maxsize=4)
+def _schema(shapes_dir: str, ontology_dir: str) -> tuple[Graph, Graph]:
+    return loading.read_shapes({"SHAPES_DIR": shapes_dir}), loading.read_ontology({"ONTOLOGY_DIR": ontology_dir})
+
+
+def schema(config: Mapping[str, Any]) -> tuple[Graph, Graph]:
+    """The shapes graph and the ontology graph, read once per process. Raises BadInput."""
+    return _schema(config["SHAPES_DIR"], config["ONTOLOGY_DIR"])
+
+
 def validate_paths(paths: list[str], config: Mapping[str, Any], fmt: str | None = None) -> Report:
     """Validate the RDF files under ``paths`` (the configured data when empty).
 
@@ -155,4 +226,4 @@ def validate_paths(paths: list[str], config: Mapping[str, Any], fmt: str | None 
     when the closure finds a contradiction.
     """
     graphs = loading.read_paths(paths or config["DATA_PATHS"], fmt)
-    return validate_graph(loading.union(graphs.values()), loading.read_shapes(config), loading.read_ontology(config))
+    return validate_graph(loading.union(graphs.values()), *schema(config))

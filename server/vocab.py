@@ -62,3 +62,16 @@ def graph_name(slug: str) -> URIRef:
     if not SEGMENT_RE.match(slug):
         raise ValueError(f"bad graph name {slug!r}: expected {SEGMENT_RE.pattern}")
     return GRAPH[slug]
+
+
+def curie(iri: str) -> str:
+    """A short reading of an IRI: ``sq:Plan`` for known prefixes, ``<plan/…>`` for instances, else ``<iri>``."""
+    for prefix, ns in _BY_LENGTH:
+        if iri.startswith(ns):
+            return f"{prefix}:{iri[len(ns):]}"
+    if iri.startswith(str(ID)):
+        return f"<{iri[len(str(ID)):]}>"
+    return f"<{iri}>"
+
+
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: -len(kv[1]))

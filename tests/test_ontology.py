@@ -68,3 +68,19 @@ def test_documentation_shows_every_term_with_both_labels(settings):
     for term in docs.terms(ontology):
         assert f"### {term.anchor}\n" in text
         assert term.labels["en"] in text and term.labels["zh"] in text
+
+
+def test_changelog_has_one_entry_per_change_note(settings):
+    from rdflib.namespace import OWL, SKOS
+
+    from server.vocab import ONTOLOGY_IRI
+
+    ontology = loading.read_ontology(settings)
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    notes = [str(n) for n in ontology.objects(ONTOLOGY_IRI, SKOS.changeNote)]
+    for note in notes:
+        version = note.split(":")[0]
+        assert f"## Ontology {version} " in changelog and note in changelog
+    version = str(ontology.value(ONTOLOGY_IRI, OWL.versionInfo))
+    assert str(ontology.value(ONTOLOGY_IRI, OWL.versionIRI)).endswith(f"/{version}")
+    assert any(n.startswith(version + ":") for n in notes)

@@ -1,0 +1,575 @@
+"""Latency and throughput of the SPARQL endpoint, next to the same queries run in process.
+
+    python benchmarks/endpoint.py [--requests N] [--warmup N] [--clients 1,8] [--workers N]
+                                  [--duration S] [--rdflib-requests N] [--rdflib-warmup N]
+
+One run starts ``shiquan serve`` on a free loopback port and measures, for each example
+query (``queries/*.rq``) and a one-matter lookup written here:
+
+- latency over HTTP: p50 and p95 over one keep-alive connection (POST, form-encoded);
+- latency in process on pyoxigraph: ``query.run`` on the in-memory store of ``loading.build_store``;
+- latency in process on rdflib's own SPARQL engine, over one rdflib Graph holding every
+  named graph of ``loading.assemble`` (the union default graph the endpoint serves);
+
+then throughput over HTTP at each client count, cycling through the query mix. It prints
+one plain-text table, the throughput, and whether the one-matter lookup meets its target.
+
+Only 127.0.0.1 is contacted: the server gets a private store folder and placeholder query-page
+assets so that it fetches nothing. The server is stopped at the end, on errors and on Ctrl-C.
+Exit status: 0 after a complete run; 1 when the data does not load, the server does not start or a
+request fails; 2 on bad options; 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from server import assets, config, loading, query
+from server.errors import ShiquanError
+
+HOST = "127.0.0.1"
+PLAN = "https://w3id.org/shiquan/id/plan/haidong-dongzhengban-2024-96"
+LOOKUP_NAME = "one-matter lookup"
+# The payer at each level for one matter of one plan: the smallest question a researcher asks.
+LOOKUP_QUERY = f"""\
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX sq: <https://w3id.org/shiquan/ontology#>
+
+SELECT ?level ?payer
+WHERE {{
+    ?assignment sq:statedIn <{PLAN}> ;
+        sq:matter ?matter ;
+        sq:level ?level ;
+        sq:payer ?payer .
+    ?matter rdfs:label "专利奖励"@zh .
+}}
+ORDER BY ?level
+"""
+TARGET_MS = 3.0  # the target: p50 ≤ 3 ms for a one-matter lookup over HTTP
+READY_TIMEOUT_S = 60.0  # longest wait for the server to load and answer /health
+REQUEST_TIMEOUT_S = 30.0  # socket timeout of every benchmark connection
+STOP_TIMEOUT_S = 10.0  # wait after each of SIGINT, SIGTERM before the next, stronger signal
+
+
+class BenchmarkError(Exception):
+    """The run cannot give figures: the server did not start, or a request failed."""
+
+
+@dataclass
+class Case:
+    """One query of the mix: its text, the media type asked for, and its answer size per engine."""
+
+    name: str
+    text: str
+    accept: str = "application/sparql-results+json"
+    body: bytes = b""
+    rows: dict[str, int] = field(default_factory=dict)
+    latency: dict[str, list[float]] = field(default_factory=dict)  # engine -> samples in ms
+
+
+# ------------------------------------------------------------------ arguments and facts
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=500, help="timed requests per query, HTTP and pyoxigraph (default 500)")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed requests per query before those (default 50)")
+    parser.add_argument("--rdflib-requests", type=int, default=20, help="timed runs per query on rdflib (default 20)")
+    parser.add_argument("--rdflib-warmup", type=int, default=2, help="untimed runs per query on rdflib (default 2)")
+    parser.add_argument("--clients", default="1,8", help="comma-separated concurrent client counts for throughput (default 1,8)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of throughput measurement per client count (default 5)")
+    parser.add_argument("--workers", type=int, default=None, help="query worker processes of the server (default: the server's own)")
+    args = parser.parse_args(argv)
+    try:
+        args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
+    except ValueError:
+        parser.error(f"--clients takes comma-separated integers, not {args.clients!r}")
+    if args.requests < 1 or args.rdflib_requests < 1 or args.warmup < 0 or args.rdflib_warmup < 0:
+        parser.error("--requests and --rdflib-requests must be at least 1, warm-ups at least 0")
+    if not args.clients or min(args.clients) < 1 or args.duration <= 0:
+        parser.error("--clients must name counts of at least 1 and --duration must be positive")
+    return args
+
+
+def machine_facts() -> list[str]:
+    """CPU, operating system, load, Python and library versions, as lines to print."""
+    cpus = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), "")
+    load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else "load average unknown"
+    libraries = ", ".join(f"{name} {version(name)}" for name in ("pyoxigraph", "rdflib", "waitress", "flask"))
+    return [
+        f"machine: {cpus} CPUs ({usable} usable){', ' + model if model else ''}; {platform.platform()}; {load} at start",
+        f"python:  {platform.python_implementation()} {platform.python_version()}; {libraries}",
+    ]
+
+
+# ------------------------------------------------------------------ the query mix
+
+
+def load_cases(settings: dict) -> list[Case]:
+    """The example queries of QUERIES_DIR, in file order, then the one-matter lookup."""
+    files = sorted(Path(settings["QUERIES_DIR"]).glob("*.rq"))
+    cases = [Case(path.stem, path.read_text(encoding="utf-8")) for path in files]
+    cases.append(Case(LOOKUP_NAME, LOOKUP_QUERY))
+    return cases
+
+
+def answer_size(answer: query.Answer) -> int:
+    """Rows of a SELECT answer, triples of a graph answer, 1 for ASK."""
+    return len(answer.triples) if answer.kind == "graph" else len(answer.rows) if answer.kind == "solutions" else 1
+
+
+def prepare(cases: list[Case], store: ox.Store) -> None:
+    """Run each case once on ``store`` to learn its kind, then set its Accept type and request body.
+
+    Raises BenchmarkError for a query with an empty answer (nothing to measure).
+    """
+    for case in cases:
+        answer = query.run(store, case.text)
+        if answer_size(answer) == 0:
+            raise BenchmarkError(f"{case.name}: the query has an empty answer")
+        case.accept = "text/turtle" if answer.kind == "graph" else "application/sparql-results+json"
+        case.body = urllib.parse.urlencode({"query": case.text}).encode("utf-8")
+
+
+# ------------------------------------------------------------------ statistics and timing
+
+
+def percentile(samples: Sequence[float], p: float) -> float:
+    """The ``p``-th percentile by the nearest-rank method (a value that was measured)."""
+    ordered = sorted(samples)
+    rank = max(1, -(-len(ordered) * p // 100))  # ceil(n * p / 100)
+    return ordered[int(rank) - 1]
+
+
+def time_calls(call: Callable[[], object], requests: int, warmup: int) -> list[float]:
+    """Milliseconds of each of ``requests`` calls of ``call``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - started) / 1e6)
+    return samples
+
+
+# ------------------------------------------------------------------ the server
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (bound, then closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def serve_command() -> list[str]:
+    """``shiquan serve`` of this interpreter: the console script beside it, else ``python -m server.cli``."""
+    script = Path(sys.executable).with_name("shiquan")
+    return [str(script), "serve"] if script.is_file() else [sys.executable, "-m", "server.cli", "serve"]
+
+
+def _default_sigint() -> None:
+    """In the server's process, before it runs: SIGINT raises KeyboardInterrupt again (see :meth:`Endpoint.start`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Endpoint:
+    """A ``shiquan serve`` subprocess on a loopback port, with its store, assets and log in ``folder``."""
+
+    def __init__(self, folder: Path, workers: int | None):
+        self.folder = folder
+        self.port = free_port()
+        self.command = [*serve_command(), "--host", HOST, "--port", str(self.port), "--store", str(folder / "store")]
+        if workers is not None:
+            self.command += ["--workers", str(workers)]
+        self.log_path = folder / "serve.log"
+        self.process: subprocess.Popen | None = None
+        self.stopped = "not stopped"  # how stop() went, for the report
+
+    def start(self) -> None:
+        """Start the server; it loads in the background while the caller goes on."""
+        env = dict(os.environ, SHIQUAN_ASSETS_DIR=str(self._placeholder_assets()))
+        with open(self.log_path, "wb") as log:
+            # A session of its own: a Ctrl-C at the terminal reaches only us, and we stop the server in order.
+            # SIGINT back to its default, so that the server can stop cleanly on it even when we were started
+            # with SIGINT ignored (as background jobs of a shell are).
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_default_sigint,
+            )
+
+    def _placeholder_assets(self) -> Path:
+        """A folder where the query page's assets look installed, so that the server fetches nothing."""
+        base = self.folder / "assets"
+        target = assets.assets_dir({"ASSETS_DIR": str(base)})
+        target.mkdir(parents=True, exist_ok=True)
+        for name in assets.YASGUI["files"]:
+            (target / Path(name).name).write_bytes(b"")
+        return base
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines the server wrote to stderr and stdout."""
+        try:
+            return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> dict:
+        """Wait for the "serving … at http://…/sparql" line on our port, then for /health; return its JSON.
+
+        Raises BenchmarkError when the server exits, or is not ready within ``timeout_s``.
+        """
+        assert self.process is not None, "start() first"
+        banner = f"SPARQL endpoint at http://{HOST}:{self.port}/sparql"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchmarkError(f"the server exited with status {self.process.returncode}:\n{self.log_tail()}")
+            if banner in self.log_tail(lines=200):
+                conn = connect(self.port, timeout_s=2)
+                try:
+                    status, body = request(conn, "GET", "/health")
+                except (OSError, http.client.HTTPException):
+                    status, body = 0, b""
+                finally:
+                    conn.close()
+                if status == 200:
+                    return json.loads(body)
+            time.sleep(0.1)
+        raise BenchmarkError(f"the server was not ready within {timeout_s:g} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the server: SIGINT (it closes its workers), then SIGTERM, then SIGKILL, each after a wait."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        process = self.process
+        started, sig = time.perf_counter(), signal.SIGINT
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+                process.send_signal(sig)
+                try:
+                    process.wait(timeout=STOP_TIMEOUT_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        finally:  # also when a second Ctrl-C cuts the waits short
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            self.stopped = (
+                f"stopped by {signal.Signals(sig).name} in {time.perf_counter() - started:.1f} s, exit status {process.returncode}"
+            )
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+def connect(port: int, timeout_s: float = REQUEST_TIMEOUT_S) -> http.client.HTTPConnection:
+    """A keep-alive HTTP/1.1 connection to the loopback server (opened on first use)."""
+    return http.client.HTTPConnection(HOST, port, timeout=timeout_s)
+
+
+def request(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None, accept: str | None = None
+) -> tuple[int, bytes]:
+    """Send one request on ``conn`` and read the whole response: (status, body)."""
+    headers = {"Accept": accept} if accept else {}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body, headers=headers)  # headers and a bytes body go out in one send
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def post_query(conn: http.client.HTTPConnection, case: Case) -> tuple[int, bytes]:
+    """POST ``case``'s query to /sparql on ``conn``: (status, body)."""
+    return request(conn, "POST", "/sparql", case.body, case.accept)
+
+
+def http_rows(case: Case, body: bytes) -> int:
+    """Rows (SPARQL JSON) or triples (Turtle) in an HTTP answer."""
+    if case.accept == "text/turtle":
+        return sum(1 for _ in ox.parse(body, format=ox.RdfFormat.TURTLE))
+    document = json.loads(body)
+    return len(document["results"]["bindings"]) if "results" in document else 1
+
+
+def measure_http(port: int, case: Case, requests: int, warmup: int) -> list[float]:
+    """Latency in ms of ``case`` over one keep-alive connection; sets ``case.rows["http"]``.
+
+    Every response is checked after its timing: raises BenchmarkError for a status
+    other than 200 or an empty body.
+    """
+    conn = connect(port)
+    answers: list[tuple[int, bytes]] = []
+
+    def call() -> None:
+        answers.append(post_query(conn, case))
+
+    try:
+        samples = time_calls(call, requests, warmup)
+    finally:
+        conn.close()
+    for status, body in answers:
+        if status != 200 or not body:
+            raise BenchmarkError(f"{case.name}: HTTP {status} with {len(body)} bytes: {body[:300]!r}")
+    case.rows["http"] = http_rows(case, answers[-1][1])
+    return samples
+
+
+def measure_floor(port: int, requests: int, warmup: int) -> list[float]:
+    """Latency in ms of GET /health: HTTP, waitress and Flask without a query or a worker.
+
+    Raises BenchmarkError for a status other than 200.
+    """
+    conn = connect(port)
+    statuses: list[int] = []
+    try:
+        samples = time_calls(lambda: statuses.append(request(conn, "GET", "/health")[0]), requests, warmup)
+    finally:
+        conn.close()
+    if set(statuses) != {200}:
+        raise BenchmarkError(f"/health answered {sorted(set(statuses))}")
+    return samples
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Completed requests and errors of ``clients`` concurrent clients over ``seconds``."""
+
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+def measure_throughput(port: int, cases: Sequence[Case], clients: int, duration_s: float) -> Throughput:
+    """``clients`` threads, each on its own keep-alive connection, cycle through ``cases`` for ``duration_s``.
+
+    A request counts when it was sent before the end and answered 200 with a body;
+    anything else (another status, an empty body, a broken connection) is an error,
+    and a broken connection is reopened. Client ``i`` starts at query ``i`` of the mix.
+    """
+    start: list[float] = []
+    barrier = threading.Barrier(clients, action=lambda: start.append(time.perf_counter()))
+    done = [0] * clients
+    errors = [0] * clients
+    finished = [0.0] * clients
+
+    def client(index: int) -> None:
+        conn = connect(port)
+        barrier.wait()
+        deadline = start[0] + duration_s
+        position = index
+        while time.perf_counter() < deadline:
+            case = cases[position % len(cases)]
+            position += 1
+            try:
+                status, body = post_query(conn, case)
+            except (OSError, http.client.HTTPException):
+                errors[index] += 1
+                conn.close()
+                conn = connect(port)
+                continue
+            if status == 200 and body:
+                done[index] += 1
+            else:
+                errors[index] += 1
+        finished[index] = time.perf_counter()
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True, name=f"client-{i}") for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(duration_s + REQUEST_TIMEOUT_S + 5)
+    if any(thread.is_alive() for thread in threads):
+        raise BenchmarkError(f"a client at {clients} clients did not finish")
+    return Throughput(clients, sum(done), sum(errors), max(finished) - start[0])
+
+
+# ------------------------------------------------------------------ in process
+
+
+def measure_pyoxigraph(store: ox.Store, case: Case, requests: int, warmup: int) -> list[float]:
+    """Latency in ms of ``query.run`` on ``store`` (parse, evaluate, read the whole answer); sets its rows."""
+    case.rows["pyoxigraph"] = answer_size(query.run(store, case.text))
+    return time_calls(lambda: query.run(store, case.text), requests, warmup)
+
+
+def measure_rdflib(graph: Graph, case: Case, requests: int, warmup: int) -> list[float]:
+    """Latency in ms of rdflib's own engine on ``graph`` (parse, evaluate, read every row); sets its rows."""
+    case.rows["rdflib"] = len(list(graph.query(case.text)))
+    return time_calls(lambda: list(graph.query(case.text)), requests, warmup)
+
+
+def rdflib_union(settings: dict) -> Graph:
+    """One rdflib Graph (in-memory store, so rdflib's own SPARQL engine) with every named graph and the inferences."""
+    graph = loading.union(loading.assemble(settings).values())
+    if type(graph.store).__name__ != "Memory":  # oxrdflib would answer with pyoxigraph instead
+        raise BenchmarkError(f"expected rdflib's Memory store, got {type(graph.store).__name__}")
+    return graph
+
+
+# ------------------------------------------------------------------ report
+
+
+def ms(value: float) -> str:
+    """Milliseconds for the table: two decimals, none from 100 up."""
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def table(cases: Sequence[Case]) -> str:
+    """The latency table: one line per query, p50 and p95 per engine, and the answer size."""
+    header = ["query", "HTTP p50", "HTTP p95", "pyoxigraph p50", "p95", "rdflib p50", "p95", "rows"]
+    lines = []
+    for case in cases:
+        cells = [case.name]
+        for engine in ("http", "pyoxigraph", "rdflib"):
+            samples = case.latency[engine]
+            cells += [ms(percentile(samples, 50)), ms(percentile(samples, 95))]
+        sizes = [case.rows[e] for e in ("http", "pyoxigraph", "rdflib")]
+        cells.append(str(sizes[0]) if len(set(sizes)) == 1 else "/".join(map(str, sizes)) + " (differ!)")
+        lines.append(cells)
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+
+    def render(row: list[str]) -> str:
+        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+
+    return "\n".join([render(header), render(["-" * w for w in widths]), *map(render, lines)])
+
+
+def report(
+    args: argparse.Namespace,
+    facts: list[str],
+    endpoint: Endpoint,
+    health: dict,
+    cases: list[Case],
+    floor: list[float],
+    rates: list[Throughput],
+    seconds: float,
+) -> str:
+    """Everything the run found, as plain text; ``facts`` from :func:`machine_facts` at the start."""
+    lookup = next(c for c in cases if c.name == LOOKUP_NAME)
+    http_p50 = percentile(lookup.latency["http"], 50)
+    ox_p50 = percentile(lookup.latency["pyoxigraph"], 50)
+    workers = health["workers"]
+    lines = [
+        "Shiquan SPARQL endpoint benchmark",
+        f"command: {shlex.join(sys.orig_argv)}",
+        f"server:  {shlex.join(endpoint.command)}",
+        *facts,
+        f"data:    {health['triples']} triples in {health['graphs']} graphs (version {health['version']}); "
+        f"server workers: {workers['configured']} configured, {workers['alive']} alive",
+        f"latency in ms: {args.requests} timed requests per query after {args.warmup} warm-up "
+        f"(rdflib: {args.rdflib_requests} after {args.rdflib_warmup}); p50 and p95 by nearest rank",
+        "",
+        table(cases),
+        "",
+        f"HTTP floor, GET /health (no query, no worker): p50 {ms(percentile(floor, 50))} ms, p95 {ms(percentile(floor, 95))} ms",
+        "",
+        f"throughput over HTTP, query mix of {len(cases)}, {args.duration:g} s each:",
+    ]
+    for rate in rates:
+        lines.append(
+            f"  {rate.clients:>2} client{'s' if rate.clients > 1 else ' '}: {rate.per_second:8.1f} requests/s "
+            f"({rate.requests} in {rate.seconds:.2f} s), {rate.errors} errors"
+        )
+    verdict = "meets" if http_p50 <= TARGET_MS else "misses"
+    lines += [
+        "",
+        f"{LOOKUP_NAME}: HTTP p50 {ms(http_p50)} ms / pyoxigraph p50 {ms(ox_p50)} ms = {http_p50 / ox_p50:.1f}x",
+        f"target p50 <= {TARGET_MS:g} ms for a one-matter lookup over HTTP: {verdict} ({ms(http_p50)} ms)",
+        f"server {endpoint.stopped}; total run time {seconds:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ main
+
+
+def run(args: argparse.Namespace) -> str:
+    """Start the server, measure everything, stop the server; return the report.
+
+    Raises BenchmarkError (see :class:`Endpoint` and :func:`measure_http`), and ShiquanError
+    when the project's data cannot be loaded in process.
+    """
+    started = time.perf_counter()
+    facts = machine_facts()
+    settings = config.settings()
+    cases = load_cases(settings)
+    with tempfile.TemporaryDirectory(prefix="shiquan-bench-") as folder:
+        endpoint = Endpoint(Path(folder), args.workers)
+        try:
+            endpoint.start()
+            # Load the in-process engines while the server loads its own store.
+            store = loading.build_store(settings).store
+            graph = rdflib_union(settings)
+            prepare(cases, store)
+            health = endpoint.wait_ready()
+            print(f"server ready on port {endpoint.port}; measuring {len(cases)} queries ...", file=sys.stderr)
+            for case in cases:
+                case.latency["http"] = measure_http(endpoint.port, case, args.requests, args.warmup)
+            floor = measure_floor(endpoint.port, args.requests, args.warmup)
+            rates = [measure_throughput(endpoint.port, cases, clients, args.duration) for clients in args.clients]
+        finally:
+            endpoint.stop()
+    # In process only once the server has stopped, so that the two never compete for the CPUs.
+    for case in cases:
+        case.latency["pyoxigraph"] = measure_pyoxigraph(store, case, args.requests, args.warmup)
+        case.latency["rdflib"] = measure_rdflib(graph, case, args.rdflib_requests, args.rdflib_warmup)
+    return report(args, facts, endpoint, health, cases, floor, rates, time.perf_counter() - started)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its report; 1 when it cannot (see :func:`run`), 130 on Ctrl-C."""
+    args = parse_args(argv)
+    try:
+        print(run(args))
+    except (BenchmarkError, ShiquanError) as exc:
+        print(f"endpoint benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the server was stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

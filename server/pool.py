@@ -1,0 +1,310 @@
+"""Worker processes that run queries and validations on the read-only store, each under a time limit.
+
+Each worker opens the on-disk Oxigraph store read-only and answers one job at a
+time over a pipe. A job over its time limit is stopped by killing its worker,
+and a worker that dies is replaced, so one request never holds the others up.
+With no workers (tests), jobs run in the calling thread on an open store.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import errors
+from .errors import QueryTimeout, ShiquanError
+
+log = logging.getLogger(__name__)
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to do in a worker: ``name`` in JOBS, with keyword ``args``."""
+
+    name: str
+    args: Mapping[str, Any]
+
+
+def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_uris=None, named_graph_uris=None):
+    """Run a SPARQL query and serialise its answer; returns (media type, bytes)."""
+    from . import query
+
+    answer = query.run(
+        store,
+        text,
+        default_graph_uris=default_graph_uris,
+        named_graph_uris=named_graph_uris,
+        service_allowlist=settings["SERVICE_ALLOWLIST"],
+        max_rows=settings["MAX_RESULT_ROWS"],
+        timeout_s=settings["QUERY_TIMEOUT_S"],
+    )
+    media_type = query.negotiate(answer.kind, accept, fmt)
+    return media_type, query.serialize(answer, media_type)
+
+
+def _answer_job(store, settings, *, text):
+    """Run a SPARQL query and return its Answer (for pages built from several queries)."""
+    from . import query
+
+    return query.run(store, text, max_rows=settings["MAX_RESULT_ROWS"], timeout_s=settings["QUERY_TIMEOUT_S"])
+
+
+def _validate_job(store, settings, *, data, fmt, source):
+    """Validate RDF bytes against the shapes after OWL RL inference; returns a Report."""
+    from . import loading, validation
+
+    graphs = loading.parse_bytes(data, fmt, source, loading.graph_name("upload"))
+    return validation.validate_graph(loading.union(graphs.values()), *validation.schema(settings))
+
+
+JOBS = {"query": _query_job, "answer": _answer_job, "validate": _validate_job}
+
+
+def execute(store, settings: Mapping[str, Any], job: Job):
+    """Run ``job`` here and now. Raises what the job raises."""
+    return JOBS[job.name](store, settings, **job.args)
+
+
+def _worker_main(conn, store_path: str, settings: dict) -> None:
+    import pyoxigraph
+
+    store = pyoxigraph.Store.read_only(store_path)
+    conn.send(("ready", None))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", execute(store, settings, job)))
+        except ShiquanError as exc:
+            conn.send(("error", (type(exc).__name__, str(exc))))
+        except Exception:  # our bug: the parent logs it and answers 500
+            conn.send(("crash", traceback.format_exc()))
+
+
+class _Worker:
+    def __init__(self, store_path: str, settings: dict):
+        self.retired = False
+        self.conn, child = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(target=_worker_main, args=(child, store_path, settings), daemon=True)
+        self.process.start()
+        child.close()
+
+    def wait_ready(self, timeout: float) -> bool:
+        if self.conn.poll(timeout):
+            try:
+                return self.conn.recv()[0] == "ready"
+            except EOFError:
+                return False
+        return False
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+def _raise_from(kind: str, payload) -> None:
+    if kind == "error":
+        name, message = payload
+        cls = getattr(errors, name, ShiquanError)
+        exc = cls.__new__(cls)
+        Exception.__init__(exc, message)
+        raise exc
+    log.error("job failed in a worker:\n%s", payload)
+    raise ShiquanError("internal error")
+
+
+class Pool:
+    """``size`` worker processes over the store at ``store_path``."""
+
+    def __init__(self, store_path: str, size: int, settings: Mapping[str, Any]):
+        self.store_path, self.settings = store_path, dict(settings)
+        self.idle: queue.Queue[_Worker] = queue.Queue()
+        self.workers: set[_Worker] = set()
+        self.size = size
+        self.replaced = 0
+        self._closed = False
+        self._lock = threading.Lock()
+        workers = [_Worker(store_path, self.settings) for _ in range(size)]
+        self.workers.update(workers)
+        for worker in workers:
+            if not worker.wait_ready(60):
+                self.close()
+                raise ShiquanError(f"a query worker could not open the store at {store_path}")
+            self.idle.put(worker)
+        threading.Thread(target=self._watch, daemon=True, name="shiquan-worker-watch").start()
+
+    def _watch(self) -> None:
+        """Replace workers that died between jobs (killed, out of memory), once a second."""
+        while not self._closed:
+            for worker in list(self.workers):
+                if not worker.process.is_alive():
+                    self._retire(worker)
+            time.sleep(1)
+
+    def _replace(self, delay: float = 0.0) -> None:
+        """Start a worker in place of one that was stopped, without making anyone wait for it."""
+
+        def start() -> None:
+            time.sleep(delay)
+            if self._closed:
+                return
+            worker = _Worker(self.store_path, self.settings)
+            with self._lock:
+                self.workers.add(worker)
+            if worker.wait_ready(60) and not self._closed:
+                self.idle.put(worker)
+                self.replaced += 1
+            else:  # died while starting: try again, a little later
+                self._retire(worker, delay=1.0)
+
+        threading.Thread(target=start, daemon=True, name="shiquan-worker-start").start()
+
+    def call(self, job: Job, timeout_s: float):
+        """Run ``job`` in a free worker within ``timeout_s`` seconds.
+
+        A worker that dies during the job is replaced and the job tried once
+        more on another (jobs are read-only). Raises what the job raises;
+        QueryTimeout when it runs over the limit (its worker is stopped and
+        replaced); ShiquanError (500) when a second worker dies too.
+        """
+        for attempt in (1, 2):
+            worker = self._take(timeout_s)
+            try:
+                worker.conn.send(job)
+                if not worker.conn.poll(timeout_s):
+                    self._retire(worker)
+                    raise QueryTimeout(f"the request ran over the {timeout_s:g} s limit and was stopped")
+                kind, payload = worker.conn.recv()
+            except (EOFError, OSError):
+                self._retire(worker)
+                log.warning("a worker stopped during a job (attempt %d)", attempt)
+                continue
+            self.idle.put(worker)
+            if kind == "ok":
+                return payload
+            _raise_from(kind, payload)
+        raise ShiquanError("internal error")
+
+    def _take(self, timeout_s: float) -> _Worker:
+        """An idle worker that is still alive; dead ones met on the way are replaced."""
+        while True:
+            try:
+                worker = self.idle.get(timeout=max(timeout_s, 30))
+            except queue.Empty:
+                raise QueryTimeout("all query workers are busy; try again shortly") from None
+            if worker.process.is_alive():
+                return worker
+            self._retire(worker)
+
+    def _retire(self, worker: _Worker, delay: float = 0.0) -> None:
+        """Stop ``worker`` (once) and start another in its place."""
+        with self._lock:
+            if worker.retired:
+                return
+            worker.retired = True
+            self.workers.discard(worker)
+        worker.stop()
+        if not self._closed:
+            self._replace(delay)
+
+    @property
+    def alive(self) -> int:
+        """Worker processes running, busy or idle."""
+        return sum(1 for w in list(self.workers) if w.process.is_alive())
+
+    def close(self) -> None:
+        self._closed = True
+        for worker in list(self.workers):
+            worker.stop()
+        self.workers.clear()
+
+
+class Inline:
+    """Jobs in the calling thread (WORKERS = 0): for tests; the time limit is only checked between rows."""
+
+    size = 0
+    replaced = 0
+
+    def __init__(self, store, settings: Mapping[str, Any]):
+        self.store, self.settings = store, dict(settings)
+
+    def call(self, job: Job, timeout_s: float):
+        try:
+            return execute(self.store, self.settings, job)
+        except ShiquanError:
+            raise
+        except Exception:
+            log.exception("job failed")
+            raise ShiquanError("internal error") from None
+
+    @property
+    def alive(self) -> int:
+        return 1
+
+    def close(self) -> None:
+        pass
+
+
+class Runtime:
+    """What a running server holds: the loaded store's description and the workers that query it."""
+
+    def __init__(self, settings: Mapping[str, Any]):
+        import shutil
+        import tempfile
+
+        from . import loading
+
+        self.settings = dict(settings)
+        self._temporary: str | None = None
+        workers = int(settings["WORKERS"])
+        path = settings.get("STORE_PATH")
+        if workers and not path:
+            path = self._temporary = tempfile.mkdtemp(prefix="shiquan-store-")
+        try:
+            kg = loading.build_store(settings, path)
+            self.counts, self.version, self.load_seconds = kg.triples_per_graph, kg.version, kg.load_seconds
+            if workers:
+                del kg  # close the read-write handle: workers open the store read-only
+                self.pool: Pool | Inline = Pool(path, workers, settings)
+            else:
+                self.pool = Inline(kg.store, settings)
+        except BaseException:
+            if self._temporary:
+                shutil.rmtree(self._temporary, ignore_errors=True)
+            raise
+
+    @property
+    def triple_count(self) -> int:
+        return sum(self.counts.values())
+
+    def query(self, timeout_s: float | None = None, **args):
+        """Run a SPARQL query job; returns (media type, bytes). Raises as :func:`query.run` and :func:`query.negotiate`."""
+        return self.pool.call(Job("query", args), timeout_s or self.settings["QUERY_TIMEOUT_S"])
+
+    def answer(self, text: str):
+        """Run a SPARQL query job and return its Answer."""
+        return self.pool.call(Job("answer", {"text": text}), self.settings["QUERY_TIMEOUT_S"])
+
+    def validate(self, data: bytes, fmt: str, source: str):
+        """Validate uploaded RDF in a worker; returns a validation Report."""
+        return self.pool.call(Job("validate", {"data": data, "fmt": fmt, "source": source}), self.settings["VALIDATE_TIMEOUT_S"])
+
+    def close(self) -> None:
+        import shutil
+
+        self.pool.close()
+        if self._temporary:
+            shutil.rmtree(self._temporary, ignore_errors=True)
+            self._temporary = None

@@ -1,0 +1,27 @@
+"""/health: is the server loaded and are its workers up."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from . import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health():
+    rt = runtime()
+    ready = rt.pool.alive > 0
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "triples": rt.triple_count,
+        "graphs": len(rt.counts),
+        "version": rt.version,
+        "loadSeconds": round(rt.load_seconds, 3),
+        "workers": {"configured": rt.pool.size, "alive": rt.pool.alive, "replaced": rt.pool.replaced},
+    }
+    response = jsonify(body)
+    response.status_code = 200 if ready else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

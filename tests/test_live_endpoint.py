@@ -1,0 +1,163 @@
+"""The endpoint over a real socket, served by waitress (as `shiquan serve` does) with real worker processes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import io
+import os
+import signal
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pyoxigraph as ox
+import pytest
+import waitress
+from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
+
+from server import create_app, query
+
+from .conftest import QUERIES
+from .test_queries import EXPECTED_ANSWERS
+
+TIMEOUT_S = 2.0
+CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+SELECT_FORMATS = {
+    JSON: ox.QueryResultsFormat.JSON,
+    XML: ox.QueryResultsFormat.XML,
+    CSV: ox.QueryResultsFormat.CSV,
+    TSV: ox.QueryResultsFormat.TSV,
+}
+GRAPH_FORMATS = {TURTLE: ox.RdfFormat.TURTLE, RDFXML: ox.RdfFormat.RDF_XML, JSONLD: ox.RdfFormat.JSON_LD, N3: ox.RdfFormat.TURTLE}
+
+
+@pytest.fixture(scope="module")
+def live():
+    app = create_app({"TESTING": True, "WORKERS": 2, "QUERY_TIMEOUT_S": TIMEOUT_S})
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+    app.extensions["shiquan"].close()
+
+
+@pytest.fixture(scope="module")
+def endpoint(live):
+    return live[1] + "/sparql"
+
+
+def answer_from(raw: bytes, kind: str, fmt) -> query.Answer:
+    """Read an HTTP answer back into an Answer, so the example queries' own checks apply to it."""
+    if kind == "graph":
+        return query.Answer("graph", triples=list(ox.parse(raw, format=fmt)))
+    if fmt == ox.QueryResultsFormat.CSV:  # CSV results keep only lexical values
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
+        values = [tuple(ox.Literal(v) if v else None for v in row) for row in rows[1:]]
+        return query.Answer("solutions", variables=rows[0], rows=values)
+    parsed = ox.parse_query_results(raw, format=fmt)
+    if isinstance(parsed, ox.QueryBoolean):
+        return query.Answer("boolean", boolean=bool(parsed))
+    names = [v.value for v in parsed.variables]
+    return query.Answer("solutions", variables=names, rows=[tuple(s[n] for n in names) for s in parsed])
+
+
+def example_cases():
+    for path in sorted(QUERIES.glob("*.rq")):
+        formats = GRAPH_FORMATS if "DESCRIBE" in path.read_text(encoding="utf-8") else SELECT_FORMATS
+        for client_format, parse_format in formats.items():
+            yield pytest.param(path.name, client_format, parse_format, id=f"{path.stem}-{client_format}")
+
+
+@pytest.mark.parametrize("name,client_format,parse_format", list(example_cases()))
+def test_sparqlwrapper_gets_the_expected_answer_in_each_format(endpoint, name, client_format, parse_format):
+    client = SPARQLWrapper(endpoint)
+    client.setMethod("POST")
+    client.setQuery((QUERIES / name).read_text(encoding="utf-8"))
+    client.setReturnFormat(client_format)
+    raw = client.query().response.read()
+    kind = "graph" if client_format in GRAPH_FORMATS else "solutions"
+    EXPECTED_ANSWERS[name](answer_from(raw, kind, parse_format))
+
+
+def test_county_matters_over_http(endpoint):
+    client = SPARQLWrapper(endpoint)
+    client.setQuery((QUERIES / "02-county-level-matters.rq").read_text(encoding="utf-8"))
+    client.setReturnFormat(JSON)
+    labels = {b["label"]["value"] for b in client.queryAndConvert()["results"]["bindings"]}
+    assert "专利奖励" in labels
+
+
+def get(url: str, timeout: float = 30) -> tuple[int, bytes, float]:
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read(), time.perf_counter() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), time.perf_counter() - started
+
+
+def test_query_over_the_time_limit_is_stopped_while_others_are_served(endpoint):
+    slow: dict = {}
+    thread = threading.Thread(target=lambda: slow.update(result=get(endpoint + "?" + urllib.parse.urlencode({"query": CROSS_PRODUCT}))))
+    thread.start()
+    time.sleep(0.3)
+    status, body, seconds = get(endpoint + "?" + urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"}))
+    assert status == 200 and seconds < 1.0
+    thread.join(timeout=30)
+    status, body, seconds = slow["result"]
+    assert status == 503 and b"query_timeout" in body and b"limit" in body
+    assert seconds < TIMEOUT_S + 1
+
+
+def test_stopped_worker_is_replaced(live, endpoint):
+    runtime = live[0].extensions["shiquan"]
+    replaced = runtime.pool.replaced
+    status, body, _seconds = get(endpoint + "?" + urllib.parse.urlencode({"query": CROSS_PRODUCT}))
+    assert status == 503, body
+    deadline = time.time() + 30
+    while (runtime.pool.replaced <= replaced or runtime.pool.alive < 2) and time.time() < deadline:
+        time.sleep(0.1)
+    assert runtime.pool.replaced > replaced and runtime.pool.alive == 2
+
+
+def test_killed_worker_is_replaced_and_the_server_keeps_answering(live, endpoint):
+    runtime = live[0].extensions["shiquan"]
+    victim = next(iter(runtime.pool.workers))
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.join(timeout=5)
+    for _ in range(4):
+        status, body, _seconds = get(endpoint + "?" + urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"}))
+        assert status == 200 and b"true" in body
+    deadline = time.time() + 30
+    while runtime.pool.alive < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    assert runtime.pool.alive == 2
+
+
+def test_health_over_http(live):
+    status, body, _seconds = get(live[1] + "/health")
+    assert status == 200 and b'"status":"ok"' in body.replace(b" ", b"")
+
+
+def test_curl_style_post_with_accept_gets_csv(endpoint):
+    request = urllib.request.Request(
+        endpoint,
+        data=urllib.parse.urlencode({"query": "SELECT ?code WHERE { ?d <https://w3id.org/shiquan/ontology#divisionCode> ?code } ORDER BY ?code LIMIT 1"}).encode(),
+        headers={"Accept": "text/csv", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Type"].startswith("text/csv")
+        assert response.read() == b"code\r\n630000\r\n"
+
+
+def test_validate_runs_in_a_worker_over_http(live):
+    body = (QUERIES.parent / "tests" / "fixtures" / "shapes" / "PlanShape-onePayerPerMatterAndLevel.fail.ttl").read_bytes()
+    request = urllib.request.Request(live[1] + "/validate", data=body, headers={"Content-Type": "text/turtle", "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        report = json.loads(response.read())
+    assert report["conforms"] is False and "专利奖励" in report["results"][0]["messages"]["zh"]

@@ -1,0 +1,234 @@
+"""/sparql over the Flask test client: the SPARQL 1.1 Protocol, query side, in detail."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pyoxigraph as ox
+import pytest
+from rdflib import Graph, Literal, URIRef
+
+from server import create_app
+from server.vocab import GRAPH
+
+CODES = "PREFIX sq: <https://w3id.org/shiquan/ontology#> SELECT ?code WHERE { ?d sq:divisionCode ?code } ORDER BY ?code"
+DESCRIBE = "DESCRIBE <https://w3id.org/shiquan/id/division/haidong>"
+SD = "http://www.w3.org/ns/sparql-service-description#"
+
+
+@pytest.fixture(scope="module")
+def app():
+    app = create_app({"WORKERS": 0, "TESTING": True, "MAX_BODY_BYTES": 64 * 1024, "MAX_RESULT_ROWS": 1000})
+    yield app
+    app.extensions["shiquan"].close()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def codes(response) -> list[str]:
+    return [b["code"]["value"] for b in response.get_json()["results"]["bindings"]]
+
+
+def test_get_with_query_parameter_returns_sparql_json_by_default(client):
+    response = client.get("/sparql", query_string={"query": CODES})
+    assert response.status_code == 200
+    assert response.mimetype == "application/sparql-results+json"
+    assert codes(response)[:3] == ["630000", "630200", "630202"]
+
+
+def test_post_form_encoded_query(client):
+    response = client.post("/sparql", data={"query": CODES})
+    assert response.status_code == 200 and codes(response)[0] == "630000"
+
+
+def test_post_sparql_query_body(client):
+    response = client.post("/sparql", data=CODES.encode(), content_type="application/sparql-query")
+    assert response.status_code == 200 and len(codes(response)) == 8
+
+
+@pytest.mark.parametrize("accept,mimetype", [
+    ("application/sparql-results+xml", "application/sparql-results+xml"),
+    ("text/csv", "text/csv"),
+    ("text/tab-separated-values", "text/tab-separated-values"),
+    ("application/json", "application/sparql-results+json"),
+    ("text/csv;q=0.2, application/sparql-results+xml;q=0.9", "application/sparql-results+xml"),
+    ("text/html, */*;q=0.1", "application/sparql-results+json"),
+])
+def test_select_negotiates_the_results_format(client, accept, mimetype):
+    response = client.get("/sparql", query_string={"query": CODES}, headers={"Accept": accept})
+    assert response.status_code == 200 and response.mimetype == mimetype
+    assert "630202" in response.get_data(as_text=True)
+    assert "Accept" in response.headers["Vary"]
+
+
+def test_csv_answer_is_a_table(client):
+    response = client.get("/sparql", query_string={"query": CODES}, headers={"Accept": "text/csv"})
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == ["code"] and rows[1] == ["630000"] and len(rows) == 9
+
+
+@pytest.mark.parametrize("accept,fmt", [
+    ("text/turtle", ox.RdfFormat.TURTLE),
+    ("application/n-triples", ox.RdfFormat.N_TRIPLES),
+    ("application/rdf+xml", ox.RdfFormat.RDF_XML),
+    ("application/ld+json", ox.RdfFormat.JSON_LD),
+])
+def test_describe_negotiates_the_rdf_format(client, accept, fmt):
+    response = client.get("/sparql", query_string={"query": DESCRIBE}, headers={"Accept": accept})
+    assert response.status_code == 200 and response.mimetype == accept
+    triples = list(ox.parse(response.get_data(), format=fmt))
+    assert ox.Literal("630200") in {t.object for t in triples}
+
+
+def test_construct_without_accept_is_turtle(client):
+    response = client.get("/sparql", query_string={"query": DESCRIBE})
+    assert response.mimetype == "text/turtle"
+
+
+def test_format_parameter_overrides_accept(client):
+    response = client.get("/sparql", query_string={"query": CODES, "format": "csv"}, headers={"Accept": "application/sparql-results+json"})
+    assert response.mimetype == "text/csv"
+
+
+def test_unknown_format_parameter_is_400(client):
+    response = client.get("/sparql", query_string={"query": CODES, "format": "yaml"})
+    assert response.status_code == 400 and response.get_json()["error"] == "bad_request"
+
+
+def test_accept_nothing_fits_is_406_listing_formats(client):
+    response = client.get("/sparql", query_string={"query": CODES}, headers={"Accept": "image/png"})
+    assert response.status_code == 406
+    assert "application/sparql-results+json" in response.get_json()["message"]
+
+
+def test_graph_answer_in_a_results_format_is_406(client):
+    response = client.get("/sparql", query_string={"query": DESCRIBE}, headers={"Accept": "text/csv"})
+    assert response.status_code == 406 and "text/turtle" in response.get_json()["message"]
+
+
+def test_ask_answers_a_boolean(client):
+    response = client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"})
+    assert response.get_json() == {"head": {}, "boolean": True}
+
+
+def test_default_graph_uri_restricts_the_dataset(client):
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?d <https://w3id.org/shiquan/ontology#divisionCode> ?c }"
+    inside = client.get("/sparql", query_string={"query": query, "default-graph-uri": str(GRAPH["divisions"])})
+    outside = client.get("/sparql", query_string={"query": query, "default-graph-uri": str(GRAPH["matters"])})
+    assert inside.get_json()["results"]["bindings"][0]["n"]["value"] == "8"
+    assert outside.get_json()["results"]["bindings"][0]["n"]["value"] == "0"
+
+
+def test_named_graph_uri_restricts_graph_patterns(client):
+    query = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+    response = client.post("/sparql", data={"query": query, "named-graph-uri": [str(GRAPH["divisions"]), str(GRAPH["bodies"])]})
+    assert {b["g"]["value"] for b in response.get_json()["results"]["bindings"]} == {str(GRAPH["divisions"]), str(GRAPH["bodies"])}
+
+
+def test_syntax_error_is_400_with_position(client):
+    response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p }"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "bad_query" and "error at 1:" in body["message"]
+
+
+@pytest.mark.parametrize("text", ["INSERT DATA { <http://a> <http://b> <http://c> }", "LOAD <http://example.org/data>", "DROP ALL"])
+def test_update_sent_as_a_query_is_403(client, text):
+    response = client.post("/sparql", data={"query": text})
+    assert response.status_code == 403 and "read-only" in response.get_json()["message"]
+
+
+def test_update_parameter_is_403(client):
+    response = client.post("/sparql", data={"update": "DROP ALL"})
+    assert response.status_code == 403
+
+
+def test_update_content_type_is_403(client):
+    response = client.post("/sparql", data=b"DROP ALL", content_type="application/sparql-update")
+    assert response.status_code == 403
+
+
+def test_query_and_update_together_is_400(client):
+    response = client.post("/sparql", data={"query": CODES, "update": "DROP ALL"})
+    assert response.status_code == 400 and "not both" in response.get_json()["message"]
+
+
+def test_missing_query_is_400(client):
+    assert client.post("/sparql", data={}).status_code == 400
+    assert client.get("/sparql", query_string={"default-graph-uri": str(GRAPH["divisions"])}).status_code == 400
+
+
+def test_two_queries_are_400(client):
+    response = client.get("/sparql", query_string=[("query", CODES), ("query", CODES)])
+    assert response.status_code == 400
+
+
+def test_unsupported_content_type_is_415(client):
+    response = client.post("/sparql", data=CODES.encode(), content_type="text/plain")
+    assert response.status_code == 415 and response.get_json()["error"] == "unsupported_media_type"
+
+
+def test_body_over_the_limit_is_413(client):
+    response = client.post("/sparql", data=("#" * 70_000 + "\n" + CODES).encode(), content_type="application/sparql-query")
+    assert response.status_code == 413 and response.get_json()["error"] == "payload_too_large"
+
+
+def test_invalid_utf8_query_is_400(client):
+    response = client.post("/sparql", data=b"SELECT \xff WHERE {}", content_type="application/sparql-query")
+    assert response.status_code == 400
+
+
+def test_result_over_the_maximum_is_refused_with_a_message(client):
+    response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"})
+    assert response.status_code == 422 and "more than 1000 rows" in response.get_json()["message"]
+
+
+def test_service_off_the_allowlist_is_403(client):
+    response = client.get("/sparql", query_string={"query": "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }"})
+    assert response.status_code == 403 and "allowlist" in response.get_json()["message"]
+
+
+def test_get_without_query_is_the_service_description(client):
+    response = client.get("/sparql")
+    assert response.status_code == 200 and response.mimetype == "text/turtle"
+    graph = Graph().parse(data=response.get_data(as_text=True), format="turtle")
+    service = URIRef("http://localhost/sparql")
+    assert (service, URIRef(SD + "feature"), URIRef(SD + "UnionDefaultGraph")) in graph
+    assert (service, URIRef("https://w3id.org/shiquan/ontology#resultSizeLimit"), Literal(1000)) in graph
+    assert (None, URIRef(SD + "name"), GRAPH["haidong-dongzhengban-2024-96"]) in graph
+    assert graph.value(service, URIRef("https://w3id.org/shiquan/ontology#queryTimeLimit")) is not None
+
+
+def test_service_description_in_json_ld(client):
+    response = client.get("/sparql", headers={"Accept": "application/ld+json"})
+    assert response.mimetype == "application/ld+json" and json.loads(response.get_data())
+
+
+def test_cors_on_answers_and_preflight(client):
+    assert client.get("/sparql", query_string={"query": CODES}).headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options("/sparql", headers={"Origin": "http://example.org", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+def test_head_has_headers_and_no_body(client):
+    response = client.head("/sparql", query_string={"query": CODES})
+    assert response.status_code == 200 and response.mimetype == "application/sparql-results+json"
+    assert response.get_data() == b""
+
+
+def test_other_methods_are_405(client):
+    response = client.put("/sparql", data=b"x")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+    assert response.get_json()["error"] == "method_not_allowed"
+
+
+def test_health_reports_the_store(client):
+    body = client.get("/health").get_json()
+    assert body["status"] == "ok" and body["graphs"] == 8 and body["triples"] > 2000
