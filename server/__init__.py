@@ -20,6 +20,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_object(config.Defaults)
     app.config.from_prefixed_env("SHIQUAN")  # SHIQUAN_QUERY_TIMEOUT_S=5
     app.config.update(overrides or {})
+    app.config.update(config.normalise(app.config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     runtime = pool.Runtime(app.config)
     app.extensions["shiquan"] = runtime

@@ -80,7 +80,18 @@ def query_command(source, output: str, data_paths: tuple[Path, ...]) -> None:
 @click.option("--store", "store_path", envvar="SHIQUAN_STORE_PATH", type=click.Path(path_type=Path), help="Folder for the on-disk store (rebuilt at start; default: a temporary folder).")
 @click.option("--workers", envvar="SHIQUAN_WORKERS", type=click.IntRange(1, 64), default=config.Defaults.WORKERS, show_default=True, help="Query worker processes.")
 @click.option("--threads", envvar="SHIQUAN_THREADS", type=click.IntRange(1, 256), default=16, show_default=True, help="HTTP threads.")
-def serve(host: str, port: int, data_paths: tuple[Path, ...], store_path: Path | None, workers: int, threads: int) -> None:
+@click.option("--no-validate", is_flag=True, help="Load data even when it violates the shapes.")
+@click.option("--service-allowlist", "allowlist", multiple=True, metavar="URL", help="An endpoint queries may call with SERVICE (repeatable). Env: SHIQUAN_SERVICE_ALLOWLIST, space-separated.")
+def serve(
+    host: str,
+    port: int,
+    data_paths: tuple[Path, ...],
+    store_path: Path | None,
+    workers: int,
+    threads: int,
+    no_validate: bool,
+    allowlist: tuple[str, ...],
+) -> None:
     """Serve the SPARQL endpoint, query page and linked-data pages with waitress."""
     import logging
     import time
@@ -92,10 +103,14 @@ def serve(host: str, port: int, data_paths: tuple[Path, ...], store_path: Path |
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     overrides = {"WORKERS": workers, "HOST": host, "PORT": port}
+    if no_validate:
+        overrides["VALIDATE_ON_LOAD"] = False
     if data_paths:
         overrides["DATA_PATHS"] = [str(p) for p in data_paths]
     if store_path:
         overrides["STORE_PATH"] = str(store_path)
+    if allowlist:
+        overrides["SERVICE_ALLOWLIST"] = list(allowlist)
     try:
         app = create_app(overrides)
     except ShiquanError as exc:

@@ -20,6 +20,8 @@ class Defaults:
     DATA_PATHS = [str(PROJECT_ROOT / "data")]
     # Folder of the example queries shown on the query page and tested.
     QUERIES_DIR = str(PROJECT_ROOT / "queries")
+    # Refuse, at start, data that violates the shapes (naming the files); False loads it anyway.
+    VALIDATE_ON_LOAD = True
     # Folder of the on-disk Oxigraph store, rebuilt at start; None: a temporary folder (or memory when WORKERS is 0).
     STORE_PATH: str | None = None
     # Query worker processes; each opens the store read-only. 0 runs queries in the request thread (tests only:
@@ -33,7 +35,8 @@ class Defaults:
     MAX_RESULT_ROWS = 100_000
     # Largest request body accepted, in bytes (queries and /validate uploads).
     MAX_BODY_BYTES = 5 * 1024 * 1024
-    # Endpoints a query may call with SERVICE; empty refuses every SERVICE call.
+    # Endpoints a query may call with SERVICE; empty refuses every SERVICE call. From the environment:
+    # space-separated URLs (SHIQUAN_SERVICE_ALLOWLIST="http://a/sparql http://b/sparql").
     SERVICE_ALLOWLIST: list[str] = []
     # Folder for downloaded front-end assets (the YASGUI build); None: ~/.cache/shiquan/assets.
     ASSETS_DIR: str | None = None
@@ -56,9 +59,18 @@ def from_env(prefix: str = "SHIQUAN", environ: Mapping[str, str] | None = None) 
     return found
 
 
+def normalise(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as the code expects them: SERVICE_ALLOWLIST and DATA_PATHS as lists even when given as one string."""
+    result = dict(values)
+    for key in ("SERVICE_ALLOWLIST", "DATA_PATHS"):
+        if isinstance(result.get(key), str):
+            result[key] = result[key].split()
+    return result
+
+
 def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then ``SHIQUAN_*`` environment settings, then ``overrides``: what the CLI runs with."""
     merged = {key: getattr(Defaults, key) for key in dir(Defaults) if key.isupper()}
     merged.update(from_env())
     merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return merged
+    return normalise(merged)

@@ -80,6 +80,12 @@ class ResultTooLarge(ShiquanError):
     status, code = 422, "result_too_large"
 
 
+class RemoteServiceFailed(ShiquanError):
+    """A SERVICE call to an allowlisted endpoint failed (unreachable, error status, bad answer)."""
+
+    status, code = 502, "service_failed"
+
+
 class InconsistentGraph(ShiquanError):
     """The OWL RL closure found a contradiction; the message lists owlrl's error triples."""
 

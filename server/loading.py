@@ -278,6 +278,11 @@ def assemble(config: Mapping[str, Any]) -> dict[URIRef, Graph]:
     return graphs
 
 
+def fingerprint(files: list[Path]) -> tuple:
+    """What identifies the current contents of ``files`` without reading them: paths, sizes, modification times."""
+    return tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
 def assembled(config: Mapping[str, Any]) -> Assembled:
     """:func:`assemble`, serialised, and kept for as long as no input file changes.
 
@@ -285,7 +290,7 @@ def assembled(config: Mapping[str, Any]) -> Assembled:
     the data does. Raises BadInput and InconsistentGraph.
     """
     files = _inputs(config)
-    key = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    key = fingerprint(files)
     if key not in _CACHE:
         digest = hashlib.sha256()
         for path in files:

@@ -273,6 +273,10 @@ class Runtime:
         if workers and not path:
             path = self._temporary = tempfile.mkdtemp(prefix="shiquan-store-")
         try:
+            if settings.get("VALIDATE_ON_LOAD", True):
+                from . import validation
+
+                validation.refuse_invalid(settings)
             kg = loading.build_store(settings, path)
             self.counts, self.version, self.load_seconds = kg.triples_per_graph, kg.version, kg.load_seconds
             if workers:

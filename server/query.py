@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from .errors import BadQuery, BadRequest, Forbidden, NotAcceptable, QueryTimeout, ResultTooLarge
+from .errors import BadQuery, BadRequest, Forbidden, NotAcceptable, QueryTimeout, RemoteServiceFailed, ResultTooLarge
 from .vocab import PREFIXES, curie
 
 # Media types of the answers, by kind of query.
@@ -189,8 +189,17 @@ def run(
     deadline = time.perf_counter() + timeout_s if timeout_s else None
     try:
         result = store.query(text, **kwargs)
+        return _read(result, max_rows, deadline, timeout_s)
     except SyntaxError as exc:  # pyoxigraph: "error at 1:7: expected …"
         _refuse_update(text, exc)
+    except OSError as exc:  # raised while evaluating: only a SERVICE call does I/O beyond the store
+        if _SERVICE.search(text):
+            raise RemoteServiceFailed(f"a SERVICE call failed: {exc}") from exc
+        raise
+
+
+def _read(result, max_rows: int | None, deadline: float | None, timeout_s: float | None) -> Answer:
+    """Read a pyoxigraph result in full, within the row and time limits."""
     if isinstance(result, ox.QueryBoolean):
         return Answer("boolean", boolean=bool(result))
     if isinstance(result, ox.QuerySolutions):

@@ -14,6 +14,7 @@ from rdflib import RDF, RDFS, SH, Graph, Literal, Node, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
 from . import loading, reasoning
+from .errors import BadInput
 from .vocab import PREFIXES, SQ, curie
 
 
@@ -227,3 +228,39 @@ def validate_paths(paths: list[str], config: Mapping[str, Any], fmt: str | None 
     """
     graphs = loading.read_paths(paths or config["DATA_PATHS"], fmt)
     return validate_graph(loading.union(graphs.values()), *schema(config))
+
+
+_ACCEPTED: set[tuple] = set()
+
+
+def refuse_invalid(config: Mapping[str, Any]) -> None:
+    """Refuse to load data that violates the shapes, naming each file at fault.
+
+    The data of DATA_PATHS is validated as a whole (a plan needs the registers
+    it refers to); a violation is laid at the door of every file that states
+    something about its focus node. Data that passed once is not validated
+    again while no file changes. Raises BadInput listing the files and their
+    first violations.
+    """
+    files = loading.rdf_files(config["DATA_PATHS"])
+    key = loading.fingerprint(files)
+    if key in _ACCEPTED:
+        return
+    per_file = {path: loading.union(loading.read_file(path).values()) for path in files}
+    report = validate_graph(loading.union(per_file.values()), *schema(config))
+    if report.conforms:
+        _ACCEPTED.add(key)
+        return
+    faults: dict[Path, list[Result]] = {}
+    for result in report.violations:
+        for path, graph in per_file.items():
+            if (result.focus_node, None, None) in graph:
+                faults.setdefault(path, []).append(result)
+    lines = []
+    for path, results in sorted(faults.items()):
+        shown = "; ".join(f"{_short(r.focus_node)}: {r.message('en')}" for r in results[:3])
+        more = f" (and {len(results) - 3} more)" if len(results) > 3 else ""
+        lines.append(f"{path} violates the shapes: {shown}{more}")
+    if not lines:
+        lines.append(f"the data violates the shapes ({len(report.violations)} violations)")
+    raise BadInput("refused to load: " + " | ".join(lines) + " — fix the data, or load it anyway with --no-validate")

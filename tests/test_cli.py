@@ -132,3 +132,10 @@ def test_installed_console_script_runs():
     )
     assert result.returncode == 0, result.stderr
     assert "国办发〔2023〕48号" in result.stdout
+
+
+def test_serve_refuses_data_that_violates_the_shapes_naming_the_file(runner, data_with_second_payer):
+    result = runner.invoke(main, ["serve", "--port", "0", "--data", str(data_with_second_payer)])
+    assert result.exit_code == 2
+    assert "refused to load" in result.output and "haidong-dongzhengban-2024-96.ttl" in result.output
+    assert "second-payer.nt" in result.output and "--no-validate" in result.output

@@ -567,7 +567,7 @@ def joint_client(tmp_path_factory):
     """A server over one hand-written plan: a joint payer with shares, and a level group (sq:LocalLevels)."""
     data = tmp_path_factory.mktemp("joint") / "ceshi-ceshifa-2099-1.ttl"
     data.write_text(JOINT_PLAN, encoding="utf-8")
-    app = create_app({"WORKERS": 0, "TESTING": True, "DATA_PATHS": [str(data)]})
+    app = create_app({"WORKERS": 0, "TESTING": True, "DATA_PATHS": [str(data)], "VALIDATE_ON_LOAD": False})
     yield app.test_client()
     app.extensions["shiquan"].close()
 

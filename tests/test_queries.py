@@ -94,6 +94,14 @@ def check_eli_legal_resources(answer):
     assert "国务院办公厅" in values(answer, "passedBy")
 
 
+def check_plan_versus_parent(answer):
+    # The parent plan's text is not in our sources, so it holds no rulings: everything is the city plan's alone.
+    found = {(int(r["order"]), r["direction"]): int(r["matters"]) for r in rows(answer)}
+    assert found == {(n, "plan only"): count for n, count in MATTERS_PER_CATEGORY.items()}
+    labels = {label for r in rows(answer) for label in r["labels"].split(" | ")}
+    assert labels == {label for (_, _, _, label, _, _) in EXPECTED}
+
+
 EXPECTED_ANSWERS = {
     "01-payer-per-level.rq": check_payer_per_level,
     "02-county-level-matters.rq": check_county_matters,
@@ -105,6 +113,7 @@ EXPECTED_ANSWERS = {
     "08-divisions-without-plan.rq": check_divisions_without_plan,
     "09-rulings-by-subordination.rq": check_rulings_by_subordination,
     "10-eli-legal-resources.rq": check_eli_legal_resources,
+    "11-plan-versus-parent.rq": check_plan_versus_parent,
 }
 QUERY_FILES = sorted(p.name for p in QUERIES.glob("*.rq"))
 

@@ -1,0 +1,107 @@
+"""Federated queries: SERVICE to an allowlisted second Shiquan server on another loopback port, joined with local data."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+import waitress
+
+from server import create_app
+
+from .conftest import FIXTURES
+
+PROVINCIAL = FIXTURES / "federation" / "ceshi-qingzheng-2099-1.ttl"
+
+
+def run(app):
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{server.effective_port}/sparql"
+
+
+@pytest.fixture(scope="module")
+def endpoints():
+    remote_app = create_app({"TESTING": True, "WORKERS": 0, "DATA_PATHS": [str(PROVINCIAL)]})
+    remote, remote_thread, remote_url = run(remote_app)
+    local_app = create_app({"TESTING": True, "WORKERS": 1, "SERVICE_ALLOWLIST": [remote_url], "QUERY_TIMEOUT_S": 10})
+    local, local_thread, local_url = run(local_app)
+    yield local_url, remote_url
+    for server, thread, app in ((local, local_thread, local_app), (remote, remote_thread, remote_app)):
+        server.close()
+        thread.join(timeout=5)
+        app.extensions["shiquan"].close()
+
+
+def ask(endpoint: str, text: str) -> tuple[int, dict]:
+    data = urllib.parse.urlencode({"query": text}).encode()
+    request = urllib.request.Request(endpoint, data=data, headers={"Accept": "application/sparql-results+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_federated_query_joins_the_local_city_plan_with_the_remote_provincial_plan(endpoints):
+    local, remote = endpoints
+    text = f"""
+        PREFIX sq: <https://w3id.org/shiquan/ontology#>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?cityLevel ?provincialLevel WHERE {{
+            ?city sq:statedIn <https://w3id.org/shiquan/id/plan/haidong-dongzhengban-2024-96> ;
+                sq:matter ?matter ; sq:level ?cityLevel .
+            SERVICE <{remote}> {{
+                ?province sq:statedIn <https://w3id.org/shiquan/id/plan/ceshi-qingzheng-2099-1> ;
+                    sq:matter ?matter ; sq:level ?provincialLevel .
+            }}
+        }} ORDER BY ?cityLevel ?provincialLevel"""
+    status, body = ask(local, text)
+    assert status == 200, body
+    pairs = {(b["cityLevel"]["value"].rsplit("#")[1], b["provincialLevel"]["value"].rsplit("#")[1]) for b in body["results"]["bindings"]}
+    assert pairs == {(c, p) for c in ("CountyLevel", "PrefecturalLevel") for p in ("ProvincialLevel", "PrefecturalAndCountyLevels")}
+
+
+def test_remote_plan_is_not_in_the_local_graph(endpoints):
+    local, _remote = endpoints
+    status, body = ask(local, "ASK { <https://w3id.org/shiquan/id/plan/ceshi-qingzheng-2099-1> ?p ?o }")
+    assert status == 200 and body["boolean"] is False
+
+
+def test_endpoint_off_the_allowlist_is_refused(endpoints):
+    local, remote = endpoints
+    other = remote.replace("/sparql", "/other-sparql")
+    status, body = ask(local, f"SELECT * WHERE {{ SERVICE <{other}> {{ ?s ?p ?o }} }}")
+    assert status == 403 and "allowlist" in body["message"]
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_service_silent_to_an_allowlisted_endpoint_that_fails_gives_one_empty_solution():
+    dead = f"http://127.0.0.1:{unused_port()}/sparql"  # nothing listens there
+    app = create_app({"TESTING": True, "WORKERS": 0, "SERVICE_ALLOWLIST": [dead]})
+    try:
+        client = app.test_client()
+        silent = client.get("/sparql", query_string={"query": f"SELECT * WHERE {{ SERVICE SILENT <{dead}> {{ ?s ?p ?o }} }}"})
+        assert silent.status_code == 200 and silent.get_json()["results"]["bindings"] == [{}]
+        loud = client.get("/sparql", query_string={"query": f"SELECT * WHERE {{ SERVICE <{dead}> {{ ?s ?p ?o }} }}"})
+        assert loud.status_code == 502 and loud.get_json()["error"] == "service_failed"
+    finally:
+        app.extensions["shiquan"].close()
+
+
+def test_service_description_announces_the_allowlist(endpoints):
+    local, remote = endpoints
+    with urllib.request.urlopen(local, timeout=30) as response:
+        text = response.read().decode()
+    assert remote in text and "BasicFederatedQuery" in text
