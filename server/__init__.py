@@ -14,7 +14,7 @@ from . import config, pool
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """The Flask app over a freshly loaded store. Raises BadInput and InconsistentGraph for bad data."""
     from . import web
-    from .web import health, pages, sparql, validate
+    from .web import download, health, pages, sparql, validate
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.from_object(config.Defaults)
@@ -25,7 +25,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     runtime = pool.Runtime(app.config)
     app.extensions["shiquan"] = runtime
     atexit.register(runtime.close)
-    for bp in (sparql.bp, pages.bp, validate.bp, health.bp):
+    for bp in (sparql.bp, download.bp, pages.bp, validate.bp, health.bp):
         app.register_blueprint(bp)
     web.register_errors(app)
     return app

@@ -11,8 +11,12 @@ import sys
 from pathlib import Path
 
 import click
+from rdflib import RDF
+
 from . import config, docs, loading, query, validation
-from .errors import ShiquanError
+from .errors import BadInput, ShiquanError
+from .vocab import SQ
+
 
 def _fail(exc: ShiquanError) -> None:
     click.echo(f"shiquan: {exc}", err=True)
@@ -152,6 +156,69 @@ def assets_command() -> None:
     except ShiquanError as exc:
         _fail(exc)
     click.echo(f"YASGUI {assets.YASGUI['version']} in {folder}")
+
+
+@main.command(name="extract")
+@click.argument("plan_text", type=click.Path(path_type=Path, exists=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Turtle file to write (default: standard output).")
+@click.option("--strict", is_flag=True, help="Exit 1 when a sentence of the main content became no assignment.")
+@click.option("--document-number", help="文号, when the text lacks it (e.g. 东政办〔2024〕96号).")
+@click.option("--title", help="The plan's title, when the text lacks it.")
+@click.option("--date", help="Issue date, YYYY-MM-DD or 2024年12月31日.")
+@click.option("--issuer", help="Issuing body, e.g. 海东市人民政府办公室.")
+@click.option("--jurisdiction", help="Division the plan applies to, e.g. 海东市 (or a division IRI).")
+@click.option("--level-pair", help="Levels divided between, e.g. 市与县区, 省与市县, 中央与地方.")
+@click.option("--field", help="Policy field, e.g. 知识产权.")
+@click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Graph of existing matters and plans to reuse (default: the project's data).")
+def extract_command(plan_text: Path, output: Path | None, strict: bool, data_paths: tuple[Path, ...], **overrides) -> None:
+    """Read a plan's text (UTF-8 or GB18030) and write it as a graph in the Shiquan vocabulary.
+
+    Prints every sentence of the main content that became no assignment (FILE:LINE) on standard error.
+    Exit 0, 1 with --strict when a sentence is left over, 2 for text that cannot be read as a plan.
+    """
+    from . import extract
+
+    settings = config.settings({"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None)
+    try:
+        try:
+            raw = plan_text.read_bytes()
+        except OSError as exc:
+            raise BadInput(f"cannot read: {exc.strerror}", str(plan_text)) from exc
+        text = extract.read_text(raw)
+        known = loading.union(loading.read_paths(settings["DATA_PATHS"]).values())
+        result = extract.extract(text, known=known, overrides={k: v for k, v in overrides.items() if v})
+    except ShiquanError as exc:
+        _fail(exc)
+    turtle = result.graph.serialize(format="turtle")
+    if output is None:
+        click.echo(turtle, nl=False)
+    else:
+        output.write_text(turtle, encoding="utf-8")
+    assignments = len(set(result.graph.subjects(RDF.type, SQ.Assignment)))
+    click.echo(f"shiquan: {plan_text}: {assignments} assignments of {result.plan}", err=True)
+    for line, sentence in result.uncovered:
+        click.echo(f"{plan_text}:{line}: no assignment: {sentence}", err=True)
+    if strict and result.uncovered:
+        sys.exit(1)
+
+
+@main.command(name="export")
+@click.option("--format", "fmt", type=click.Choice(["nquads", "trig", "turtle", "jsonld"]), default="nquads", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File to write (default: standard output).")
+@click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders (default: the project's data).")
+def export_command(fmt: str, output: Path | None, data_paths: tuple[Path, ...]) -> None:
+    """Write the whole dataset (ontology, data, inferences) as N-Quads, TriG, Turtle (union) or JSON-LD."""
+    from . import export
+
+    overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
+    try:
+        data = export.dump(config.settings(overrides), fmt)
+    except ShiquanError as exc:
+        _fail(exc)
+    if output is None:
+        click.get_binary_stream("stdout").write(data)
+    else:
+        output.write_bytes(data)
 
 
 @main.command(name="docs")

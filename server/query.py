@@ -14,7 +14,15 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from .errors import BadQuery, BadRequest, Forbidden, NotAcceptable, QueryTimeout, RemoteServiceFailed, ResultTooLarge
+from .errors import (
+    BadQuery,
+    BadRequest,
+    Forbidden,
+    NotAcceptable,
+    QueryTimeout,
+    RemoteServiceFailed,
+    ResultTooLarge,
+)
 from .vocab import PREFIXES, curie
 
 # Media types of the answers, by kind of query.

@@ -139,3 +139,45 @@ def test_serve_refuses_data_that_violates_the_shapes_naming_the_file(runner, dat
     assert result.exit_code == 2
     assert "refused to load" in result.output and "haidong-dongzhengban-2024-96.ttl" in result.output
     assert "second-payer.nt" in result.output and "--no-validate" in result.output
+
+
+def test_export_writes_nquads_with_graph_names(runner, tmp_path):
+    import pyoxigraph as ox
+
+    out = tmp_path / "shiquan.nq"
+    result = runner.invoke(main, ["export", "--format", "nquads", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    graphs = {q.graph_name.value for q in ox.parse(out.read_bytes(), format=ox.RdfFormat.N_QUADS)}
+    assert "https://w3id.org/shiquan/graph/haidong-dongzhengban-2024-96" in graphs and len(graphs) == 8
+
+
+PLANS = QUERIES.parent / "tests" / "fixtures" / "plans"
+
+
+def test_extract_writes_turtle_that_validates_with_the_registers(runner, tmp_path):
+    out = tmp_path / "haidong.ttl"
+    result = runner.invoke(main, ["extract", str(DATA / "sources" / "haidong-dongzhengban-2024-96.txt"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "52 assignments" in result.output
+    others = [str(DATA / f) for f in ("matters.ttl", "divisions.ttl", "bodies.ttl", "qinghai-qingzheng-2024-36.ttl", "china-guobanfa-2023-48.ttl")]
+    check = runner.invoke(main, ["validate", str(out), *others])
+    assert check.exit_code == 0, check.output
+
+
+def test_extract_strict_exits_1_and_lists_uncovered_sentences(runner, tmp_path):
+    plan = PLANS / "jiangbin-jiangzhengban-2025-4.txt"
+    loose = runner.invoke(main, ["extract", str(plan), "-o", str(tmp_path / "a.ttl")])
+    assert loose.exit_code == 0 and f"{plan}:" in loose.output and "no assignment" in loose.output
+    strict = runner.invoke(main, ["extract", "--strict", str(plan), "-o", str(tmp_path / "b.ttl")])
+    assert strict.exit_code == 1
+
+
+def test_extract_text_that_is_no_plan_exits_2(runner, tmp_path):
+    result = runner.invoke(main, ["extract", str(PLANS / "not-a-plan.txt"), "-o", str(tmp_path / "x.ttl")])
+    assert result.exit_code == 2 and "shiquan:" in result.output
+    assert not (tmp_path / "x.ttl").exists()
+
+
+def test_extract_missing_file_exits_2(runner, tmp_path):
+    result = runner.invoke(main, ["extract", str(tmp_path / "none.txt")])
+    assert result.exit_code == 2 and "cannot read" in result.output

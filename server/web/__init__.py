@@ -15,6 +15,13 @@ log = logging.getLogger(__name__)
 TEXT_TYPES = ("text/", "application/sparql-results+", "application/ld+json", "application/n-triples", "application/rdf+xml", "application/json")
 
 
+# No HTML page loads anything from another origin; YASGUI sets inline styles.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+
 # Short names for a `format` parameter on pages and reports (RDF names come from query.GRAPH_NAMES).
 PAGE_NAMES = {"html": "text/html", "json": "application/json", "csv": "text/csv"}
 
@@ -70,7 +77,7 @@ def _error_body(code: str, message: str, status: int) -> Response:
 
 
 def register_errors(app: Flask) -> None:
-    """One JSON body shape for every error: ``{"error": code, "message": text}``; CORS on every answer."""
+    """One JSON body shape for every error: ``{"error": code, "message": text}``; CORS on every answer, CSP on pages."""
 
     @app.errorhandler(ShiquanError)
     def shiquan_error(exc: ShiquanError):
@@ -95,7 +102,10 @@ def register_errors(app: Flask) -> None:
         return _error_body("internal_error", "internal error", 500)
 
     @app.after_request
-    def cors(response: Response) -> Response:
+    def headers(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            response.headers["Content-Security-Policy"] = CSP
+            response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Access-Control-Allow-Origin"] = "*"
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, HEAD, OPTIONS"

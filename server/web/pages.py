@@ -15,7 +15,15 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from rdflib import OWL, RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
@@ -40,25 +48,11 @@ LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel, DCTERMS.title)  # by preference,
 INFERENCES_GRAPH = str(loading.INFERENCES_GRAPH)
 ONTOLOGY_GRAPH = str(loading.ONTOLOGY_GRAPH)
 YASGUI_FILES = {Path(name).name for name in assets.YASGUI["files"]}
-# Nothing on these pages comes from another origin; YASGUI sets inline styles.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'self'"
-)
 # Characters that may not stand in a SPARQL IRIREF.
 _NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 _LONG_LITERAL = 400
 # The prologue of the queries built here (values are never pasted in: IRIs go through iri_ref).
 PROLOGUE = "".join(f"PREFIX {p}: <{PREFIXES[p]}>\n" for p in ("dcterms", "rdf", "rdfs", "skos", "sq"))
-
-
-@bp.after_request
-def content_security_policy(response: Response) -> Response:
-    if response.mimetype == HTML:
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def _html(template: str, vary: bool = True, **context) -> Response:

@@ -1,0 +1,98 @@
+"""/download and /.well-known/void: the whole dataset as files, and its VoID description."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from .. import export, loading
+from ..errors import NotFound
+from ..loading import MEDIA_TYPES
+from . import choose, respond, runtime
+
+bp = Blueprint("download", __name__)
+
+HTML = "text/html"
+INDEX_TYPES = [HTML, "application/json"]
+VOID_TYPES = ["text/turtle", "application/n-triples", "application/rdf+xml", "application/ld+json"]
+
+
+def _entries() -> list[dict]:
+    """Each dump with its URL, size and checksum, in export.FORMATS order."""
+    return [
+        {
+            "format": item.name,
+            "name": item.format.w3c_name,
+            "mediaType": item.format.media_type,
+            "filename": item.filename,
+            "url": url_for("download.dump", extension=item.format.extension, _external=True),
+            "size": item.size,
+            "sha256": item.sha256,
+            "graphNames": item.format.quads,
+        }
+        for item in export.dump_files(runtime().settings)
+    ]
+
+
+@bp.get("/download")
+def index():
+    """The list of dumps, with size and SHA-256, as an HTML page or JSON."""
+    media_type = choose(INDEX_TYPES, request.args.get("format"))
+    settings = runtime().settings
+    ready = loading.assembled(settings)
+    info, _ = export.ontology_version(settings)
+    body = {
+        "dataset": str(export.DATASET),
+        "version": ready.version,
+        "ontologyVersion": info,
+        "triples": sum(ready.counts.values()),
+        "license": str(export.LICENCE),
+        "void": url_for("download.void", _external=True),
+        "sparqlEndpoint": url_for("sparql.sparql", _external=True),
+        "dumps": _entries(),
+    }
+    if media_type == HTML:
+        return respond(render_template("download.html", titles=export.TITLES, **body), HTML)
+    response = jsonify(body)
+    response.vary.add("Accept")
+    return response
+
+
+@bp.get("/download/shiquan.<extension>")
+def dump(extension: str):
+    """One dump as a file to save; ``ETag`` is the dataset version and format, so a matching If-None-Match gets 304."""
+    name = export.BY_EXTENSION.get(extension)
+    if name is None:
+        known = ", ".join(f"shiquan.{e}" for e in export.BY_EXTENSION)
+        raise NotFound(f"no dump shiquan.{extension}; available: {known}")
+    item = export.dump_file(runtime().settings, name)
+    etag = f"{item.version}-{name}"
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304, mimetype=item.format.media_type)
+    else:
+        response = respond(item.data, item.format.media_type, vary=False)
+        response.headers["Content-Disposition"] = f'attachment; filename="{item.filename}"'
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/.well-known/void")
+def void():
+    """The VoID description of the dataset: Turtle, or another RDF format by Accept or ``format``."""
+    media_type = choose(VOID_TYPES, request.args.get("format"))
+    graph = export.void(runtime().settings, request.url_root, url_for("sparql.sparql", _external=True))
+    return respond(graph.serialize(format=MEDIA_TYPES[media_type], encoding="utf-8"), media_type)
+
+
+@bp.get("/id/dataset/shiquan")
+def dataset():
+    """The dataset's IRI resolves to its VoID description."""
+    return redirect(url_for("download.void", **request.args), 303)
