@@ -138,6 +138,8 @@ def parse_bytes(data: bytes, fmt: str, source: str, default_graph: URIRef) -> di
             _refuse_remote_contexts(json.loads(text), source)
         except json.JSONDecodeError as exc:
             raise BadInput(f"JSON syntax error: {exc.msg}", source, exc.lineno) from exc
+        except RecursionError as exc:
+            raise BadInput("JSON nested too deeply to read", source) from exc
     graphs: dict[URIRef, Graph] = {}
     try:
         for quad in ox.parse(data, format=PARSERS[fmt], base_iri=str(default_graph)):

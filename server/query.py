@@ -76,6 +76,13 @@ GRAPH_ALIASES = {
 }
 
 _SERVICE = re.compile(r"\bSERVICE\b", re.IGNORECASE)
+# Strings, IRIs and comments (whose brackets do not nest), or one bracket.
+_TOKENS = re.compile(
+    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''
+    r'|<[^<>"{}|^`\\\s]*>|#[^\n]*|[{(\[]|[})\]]'
+)
+# Deeper nesting than this is refused before parsing: the engine's parser recurses and would crash.
+MAX_NESTING = 200
 
 
 @dataclass
@@ -127,12 +134,29 @@ def service_endpoints(text: str) -> list[str]:
     return found
 
 
-def check(text: str, service_allowlist: Sequence[str] = ()) -> None:
-    """Refuse a SERVICE call to an endpoint off ``service_allowlist``.
+def nesting(text: str) -> int:
+    """The deepest nesting of {…}, (…) and […] in a query, strings, IRIs and comments aside."""
+    depth = deepest = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "{([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "})]":
+            depth -= 1
+    return deepest
 
-    Raises Forbidden naming the endpoint; BadQuery when a query that mentions
-    SERVICE cannot be parsed.
+
+def check(text: str, service_allowlist: Sequence[str] = ()) -> None:
+    """Refuse what this endpoint never runs: too deep a nesting, SERVICE off ``service_allowlist``.
+
+    Raises BadQuery for nesting deeper than MAX_NESTING and for a query that
+    mentions SERVICE but cannot be parsed; Forbidden naming a SERVICE endpoint
+    off the allowlist.
     """
+    depth = nesting(text)
+    if depth > MAX_NESTING:
+        raise BadQuery(f"the query nests {{…}}, (…) or […] {depth} levels deep; at most {MAX_NESTING} are allowed")
     if not _SERVICE.search(text):
         return
     allowed = set(service_allowlist)

@@ -120,3 +120,10 @@ def test_store_holds_one_graph_per_file_plus_ontology_and_inferences(kg):
     }
     assert kg.triple_count == len(kg.store)
     assert len(kg.version) == 16
+
+
+def test_deeply_nested_jsonld_is_refused_not_crashing(tmp_path):
+    path = tmp_path / "deep.jsonld"
+    path.write_text('{"@id": "https://w3id.org/shiquan/id/matter/a", "http://e/p": ' + '{"http://e/p": ' * 100_000 + "1" + "}" * 100_000 + "}")
+    with pytest.raises(BadInput, match="deep.jsonld"):
+        loading.read_file(path)

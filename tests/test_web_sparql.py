@@ -232,3 +232,29 @@ def test_other_methods_are_405(client):
 def test_health_reports_the_store(client):
     body = client.get("/health").get_json()
     assert body["status"] == "ok" and body["graphs"] == 8 and body["triples"] > 2000
+
+
+def test_answer_carries_an_etag_and_a_matching_if_none_match_gets_304(client):
+    first = client.get("/sparql", query_string={"query": CODES})
+    tag = first.headers["ETag"]
+    assert tag and first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/sparql", query_string={"query": CODES}, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.get_data() == b""
+    other = client.get("/sparql", query_string={"query": CODES}, headers={"If-None-Match": tag, "Accept": "text/csv"})
+    assert other.status_code == 200 and other.headers["ETag"] != tag
+
+
+def test_etag_changes_with_the_dataset_version(tmp_path):
+    from .conftest import DATA
+
+    data = tmp_path / "divisions.ttl"
+    data.write_bytes((DATA / "divisions.ttl").read_bytes())
+    tags = []
+    for extra in ("", "<https://w3id.org/shiquan/id/division/x> a <https://w3id.org/shiquan/ontology#AdministrativeDivision> ; <https://w3id.org/shiquan/ontology#level> <https://w3id.org/shiquan/ontology#CountyLevel> .\n"):
+        data.write_bytes((DATA / "divisions.ttl").read_bytes() + extra.encode())
+        app = create_app({"WORKERS": 0, "TESTING": True, "DATA_PATHS": [str(data)]})
+        try:
+            tags.append(app.test_client().get("/sparql", query_string={"query": CODES}).headers["ETag"])
+        finally:
+            app.extensions["shiquan"].close()
+    assert tags[0] != tags[1]

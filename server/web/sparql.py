@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+import hashlib
+import json
+import re
+
+from flask import Blueprint, Response, request
 
 from ..description import service_description
 from ..errors import BadRequest, Forbidden, UnsupportedMediaType
@@ -10,6 +14,7 @@ from ..loading import MEDIA_TYPES
 from . import choose, respond, runtime
 
 bp = Blueprint("sparql", __name__)
+SERVICE_WORD = re.compile(r"\bSERVICE\b", re.IGNORECASE)
 
 DESCRIPTION_TYPES = ["text/turtle", "application/n-triples", "application/rdf+xml", "application/ld+json"]
 
@@ -63,11 +68,28 @@ def sparql():
         raise BadRequest("a request may carry only one query")
     if not texts[0].strip():
         raise BadRequest("the query is empty")
-    media_type, body = runtime().query(
-        text=texts[0],
-        accept=request.headers.get("Accept"),
-        fmt=params.get("format"),
-        default_graph_uris=params.getlist("default-graph-uri") or None,
-        named_graph_uris=params.getlist("named-graph-uri") or None,
-    )
-    return respond(body, media_type)
+    accept, fmt = request.headers.get("Accept"), params.get("format")
+    defaults, named = params.getlist("default-graph-uri") or None, params.getlist("named-graph-uri") or None
+    tag = _etag(texts[0], accept, fmt, defaults, named)
+    if tag and tag in request.if_none_match:
+        response = Response(status=304)
+        response.set_etag(tag)
+        return response
+    media_type, body = runtime().query(text=texts[0], accept=accept, fmt=fmt, default_graph_uris=defaults, named_graph_uris=named)
+    response = respond(body, media_type)
+    if tag:
+        response.set_etag(tag)
+        response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _etag(text: str, *request_parts) -> str | None:
+    """An entity tag for an answer: the dataset's version and the request that asked for it.
+
+    The store is read-only, so the same request on the same version gets the same answer; a query
+    calling SERVICE depends on another endpoint and gets no tag.
+    """
+    if SERVICE_WORD.search(text):
+        return None
+    digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
+    return f"{runtime().version}-{digest}"
