@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from pathlib import Path
 
 import pytest
+import waitress
 
 from server import config, loading
 
@@ -31,3 +34,21 @@ def settings() -> dict:
 def kg(settings):
     """The project's data, ontology and inferences in an embedded store, built once."""
     return loading.build_store(settings)
+
+
+@contextlib.contextmanager
+def serving(app, threads: int = 8):
+    """Serve ``app`` with waitress (as `shiquan serve` does) on a free loopback port; yields the base URL.
+
+    Stops in order: no new tasks, running ones finished, then every socket closed, which ends the loop.
+    """
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, daemon=True, name="test-waitress")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=10)
+        for channel in list(server._map.values()):
+            channel.close()
+        thread.join(timeout=10)

@@ -7,14 +7,14 @@ Chromium or Playwright fails these tests rather than skipping them.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import waitress
 
 from server import assets, create_app
+
+from .conftest import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,16 +37,10 @@ def site():
     app = create_app({"TESTING": True, "WORKERS": 2})
     try:
         assets.install(app.config)
-        server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    except BaseException:
+        with serving(app, threads=4) as url:
+            yield url
+    finally:
         app.extensions["shiquan"].close()
-        raise
-    thread = threading.Thread(target=server.run, daemon=True, name="waitress")
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
-    app.extensions["shiquan"].close()
 
 
 @pytest.fixture(scope="module")

@@ -4,39 +4,33 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-import waitress
 
 from server import create_app
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, serving
 
 PROVINCIAL = FIXTURES / "federation" / "ceshi-qingzheng-2099-1.ttl"
-
-
-def run(app):
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    return server, thread, f"http://127.0.0.1:{server.effective_port}/sparql"
 
 
 @pytest.fixture(scope="module")
 def endpoints():
     remote_app = create_app({"TESTING": True, "WORKERS": 0, "DATA_PATHS": [str(PROVINCIAL)]})
-    remote, remote_thread, remote_url = run(remote_app)
-    local_app = create_app({"TESTING": True, "WORKERS": 1, "SERVICE_ALLOWLIST": [remote_url], "QUERY_TIMEOUT_S": 10})
-    local, local_thread, local_url = run(local_app)
-    yield local_url, remote_url
-    for server, thread, app in ((local, local_thread, local_app), (remote, remote_thread, remote_app)):
-        server.close()
-        thread.join(timeout=5)
-        app.extensions["shiquan"].close()
+    try:
+        with serving(remote_app, threads=4) as remote_base:
+            remote_url = remote_base + "/sparql"
+            local_app = create_app({"TESTING": True, "WORKERS": 1, "SERVICE_ALLOWLIST": [remote_url], "QUERY_TIMEOUT_S": 10})
+            try:
+                with serving(local_app, threads=4) as local_base:
+                    yield local_base + "/sparql", remote_url
+            finally:
+                local_app.extensions["shiquan"].close()
+    finally:
+        remote_app.extensions["shiquan"].close()
 
 
 def ask(endpoint: str, text: str) -> tuple[int, dict]:

@@ -15,12 +15,11 @@ import urllib.request
 
 import pyoxigraph as ox
 import pytest
-import waitress
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 from server import create_app, query
 
-from .conftest import QUERIES
+from .conftest import QUERIES, serving
 from .test_queries import EXPECTED_ANSWERS
 
 TIMEOUT_S = 2.0
@@ -37,13 +36,11 @@ GRAPH_FORMATS = {TURTLE: ox.RdfFormat.TURTLE, RDFXML: ox.RdfFormat.RDF_XML, JSON
 @pytest.fixture(scope="module")
 def live():
     app = create_app({"TESTING": True, "WORKERS": 2, "QUERY_TIMEOUT_S": TIMEOUT_S})
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
-    app.extensions["shiquan"].close()
+    try:
+        with serving(app, threads=8) as url:
+            yield app, url
+    finally:
+        app.extensions["shiquan"].close()
 
 
 @pytest.fixture(scope="module")
