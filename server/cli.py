@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from rdflib import RDF
 
-from . import config, docs, loading, query, validation
+from . import config, docs, loading, query, remote, validation
 from .errors import BadInput, ShiquanError
 from .vocab import SQ
 
@@ -81,7 +81,7 @@ def query_command(source, output: str, data_paths: tuple[Path, ...]) -> None:
 @click.option("--host", envvar="SHIQUAN_HOST", default=config.Defaults.HOST, show_default=True, help="Address to bind.")
 @click.option("--port", envvar="SHIQUAN_PORT", type=click.IntRange(0, 65535), default=config.Defaults.PORT, show_default=True)
 @click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders to serve (repeatable; default: the project's data). Env: SHIQUAN_DATA_PATHS.")
-@click.option("--store", "store_path", envvar="SHIQUAN_STORE_PATH", type=click.Path(path_type=Path), help="Folder for the on-disk store (rebuilt at start; default: a temporary folder).")
+@click.option("--store", "store", envvar="SHIQUAN_STORE_PATH", metavar="DIR|URL", help="Folder for the on-disk store (rebuilt at start; default: a temporary folder), or the URL of a remote SPARQL endpoint to serve instead (see `shiquan load`).")
 @click.option("--workers", envvar="SHIQUAN_WORKERS", type=click.IntRange(1, 64), default=config.Defaults.WORKERS, show_default=True, help="Query worker processes.")
 @click.option("--threads", envvar="SHIQUAN_THREADS", type=click.IntRange(1, 256), default=16, show_default=True, help="HTTP threads.")
 @click.option("--no-validate", is_flag=True, help="Load data even when it violates the shapes.")
@@ -90,7 +90,7 @@ def serve(
     host: str,
     port: int,
     data_paths: tuple[Path, ...],
-    store_path: Path | None,
+    store: str | None,
     workers: int,
     threads: int,
     no_validate: bool,
@@ -111,8 +111,8 @@ def serve(
         overrides["VALIDATE_ON_LOAD"] = False
     if data_paths:
         overrides["DATA_PATHS"] = [str(p) for p in data_paths]
-    if store_path:
-        overrides["STORE_PATH"] = str(store_path)
+    if store:
+        overrides["STORE_URL" if remote.is_url(store) else "STORE_PATH"] = store
     if allowlist:
         overrides["SERVICE_ALLOWLIST"] = list(allowlist)
     try:
@@ -125,8 +125,9 @@ def serve(
     except ShiquanError as exc:
         click.echo(f"shiquan: the query page will use a plain form: {exc}", err=True)
     server = waitress.create_server(app, host=host, port=port, threads=threads, ident="shiquan")
+    where = f" of {runtime.remote.url}" if runtime.remote else ""
     click.echo(
-        f"shiquan: serving {runtime.triple_count} triples in {len(runtime.counts)} graphs, "
+        f"shiquan: serving {runtime.triple_count} triples in {len(runtime.counts)} graphs{where}, "
         f"ready in {time.perf_counter() - started:.1f} s (load {runtime.load_seconds:.1f} s), "
         f"{workers} workers; SPARQL endpoint at http://{host}:{server.effective_port}/sparql",
         err=True,
@@ -139,6 +140,28 @@ def serve(
     finally:
         server.close()
         runtime.close()
+
+
+@main.command(name="load")
+@click.option("--store", "url", required=True, metavar="URL", help="SPARQL 1.1 Update endpoint of the store, credentials in the URL when it needs them (http://user:password@host/sparql-auth).")
+@click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders (repeatable; default: the project's data).")
+@click.option("--no-validate", is_flag=True, help="Load data even when it violates the shapes.")
+def load_command(url: str, data_paths: tuple[Path, ...], no_validate: bool) -> None:
+    """Replace the ontology, data and OWL RL inferences in a remote SPARQL store, one named graph each."""
+    overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
+    settings = config.settings(overrides)
+    try:
+        if not no_validate:
+            validation.refuse_invalid(settings)
+        ready = loading.assembled(settings)
+        remote.replace_graphs(url, ready.ntriples)
+    except ShiquanError as exc:
+        _fail(exc)
+    click.echo(
+        f"shiquan: loaded {sum(ready.counts.values())} triples in {len(ready.counts)} graphs "
+        f"into {remote.Endpoint.parse(url).url}",
+        err=True,
+    )
 
 
 def _stop(signum, frame) -> None:

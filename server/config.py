@@ -24,6 +24,9 @@ class Defaults:
     VALIDATE_ON_LOAD = True
     # Folder of the on-disk Oxigraph store, rebuilt at start; None: a temporary folder (or memory when WORKERS is 0).
     STORE_PATH: str | None = None
+    # URL of a remote SPARQL 1.1 endpoint to serve instead of the embedded store (credentials may be in the URL);
+    # queries are checked and limited here, then forwarded. None: the embedded store.
+    STORE_URL: str | None = None
     # Query worker processes; each opens the store read-only. 0 runs queries in the request thread (tests only:
     # the time limit is then checked between rows and cannot stop a long aggregate).
     WORKERS = 2

@@ -81,7 +81,7 @@ class ResultTooLarge(ShiquanError):
 
 
 class RemoteServiceFailed(ShiquanError):
-    """A SERVICE call to an allowlisted endpoint failed (unreachable, error status, bad answer)."""
+    """A SERVICE call to an allowlisted endpoint, or the remote store, failed (unreachable, error status, bad answer)."""
 
     status, code = 502, "service_failed"
 

@@ -258,21 +258,30 @@ class Inline:
 
 
 class Runtime:
-    """What a running server holds: the loaded store's description and the workers that query it."""
+    """What a running server holds: the loaded store's description and the workers that query it.
+
+    With a remote store (STORE_URL, or an http(s) URL as STORE_PATH) queries go to
+    it from the request thread, and the workers, over an empty store, only validate.
+    """
 
     def __init__(self, settings: Mapping[str, Any]):
         import shutil
         import tempfile
 
-        from . import loading
+        from . import loading, remote
 
         self.settings = dict(settings)
         self._temporary: str | None = None
+        self.remote: remote.RemoteStore | None = None
         workers = int(settings["WORKERS"])
-        path = settings.get("STORE_PATH")
+        url = remote.store_url(settings)
+        path = None if url else settings.get("STORE_PATH")
         if workers and not path:
             path = self._temporary = tempfile.mkdtemp(prefix="shiquan-store-")
         try:
+            if url:
+                self._connect(url, path, workers)
+                return
             if settings.get("VALIDATE_ON_LOAD", True):
                 from . import validation
 
@@ -289,16 +298,44 @@ class Runtime:
                 shutil.rmtree(self._temporary, ignore_errors=True)
             raise
 
+    def _connect(self, url: str, path: str | None, workers: int) -> None:
+        """Serve the remote store at ``url``: count its graphs; validation workers over an empty store at ``path``."""
+        import pyoxigraph
+
+        from . import remote
+
+        started = time.perf_counter()
+        self.remote = remote.RemoteStore(url, self.settings)
+        self.counts, self.version = self.remote.counts(), None  # no version: the store may change under us
+        self.load_seconds = time.perf_counter() - started
+        log.info("serving the store at %s: %d triples in %d graphs", self.remote.url, self.triple_count, len(self.counts))
+        if workers:
+            pyoxigraph.Store(path).flush()
+            self.pool: Pool | Inline = Pool(path, workers, self.settings)
+        else:
+            self.pool = Inline(pyoxigraph.Store(), self.settings)
+
     @property
     def triple_count(self) -> int:
         return sum(self.counts.values())
 
+    def store_status(self) -> dict:
+        """Where queries go: ``{"kind": "embedded"}``, or the remote store's URL and whether it answers now."""
+        if self.remote is None:
+            return {"kind": "embedded"}
+        return {"kind": "remote", "url": self.remote.url, "reachable": self.remote.reachable(min(5.0, self.remote.timeout_s))}
+
     def query(self, timeout_s: float | None = None, **args):
-        """Run a SPARQL query job; returns (media type, bytes). Raises as :func:`query.run` and :func:`query.negotiate`."""
+        """Run a SPARQL query job; returns (media type, bytes). Raises as :func:`query.run` and :func:`query.negotiate`
+        (and RemoteServiceFailed for a remote store)."""
+        if self.remote is not None:
+            return self.remote.query(timeout_s=timeout_s, **args)
         return self.pool.call(Job("query", args), timeout_s or self.settings["QUERY_TIMEOUT_S"])
 
     def answer(self, text: str):
         """Run a SPARQL query job and return its Answer."""
+        if self.remote is not None:
+            return self.remote.answer(text)
         return self.pool.call(Job("answer", {"text": text}), self.settings["QUERY_TIMEOUT_S"])
 
     def validate(self, data: bytes, fmt: str, source: str):

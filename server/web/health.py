@@ -1,4 +1,4 @@
-"""/health: is the server loaded and are its workers up."""
+"""/health: is the server loaded, are its workers up, and does its store (embedded or remote) answer."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ bp = Blueprint("health", __name__)
 @bp.get("/health")
 def health():
     rt = runtime()
-    ready = rt.pool.alive > 0
+    store = rt.store_status()
+    ready = rt.pool.alive > 0 and store.get("reachable", True)
     body = {
         "status": "ok" if ready else "unavailable",
+        "store": store,
         "triples": rt.triple_count,
         "graphs": len(rt.counts),
         "version": rt.version,

@@ -87,9 +87,10 @@ def _etag(text: str, *request_parts) -> str | None:
     """An entity tag for an answer: the dataset's version and the request that asked for it.
 
     The store is read-only, so the same request on the same version gets the same answer; a query
-    calling SERVICE depends on another endpoint and gets no tag.
+    calling SERVICE depends on another endpoint and gets no tag, and so does every answer from a remote
+    store, which has no version.
     """
-    if SERVICE_WORD.search(text):
+    if not runtime().version or SERVICE_WORD.search(text):
         return None
     digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
     return f"{runtime().version}-{digest}"

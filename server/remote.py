@@ -1,0 +1,286 @@
+"""A remote SPARQL 1.1 store in place of the embedded one: queries forwarded, graphs loaded over HTTP.
+
+Queries are checked here before anything is sent (read-only, SERVICE allowlist),
+forwarded with the SPARQL 1.1 Protocol (form-encoded POST), and their answers read
+within the time and size limits. The answer is passed through byte for byte when
+the store gave the negotiated format, and re-serialised otherwise. The default
+graph is the union of the served named graphs, and every served graph is a named
+graph, as with the embedded store: the dataset is sent with each query
+(``default-graph-uri``/``named-graph-uri``) unless the query or the client names
+its own. Loading replaces each named graph with one SPARQL 1.1 Update request.
+
+Credentials come from the URL (``http://user:password@host/sparql``) and are sent
+by HTTP Basic or Digest authentication, whichever the store asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyoxigraph as ox
+
+from . import query
+from .errors import (
+    BadInput,
+    BadQuery,
+    QueryTimeout,
+    RemoteServiceFailed,
+    ResultTooLarge,
+)
+from .vocab import GRAPH
+
+log = logging.getLogger(__name__)
+
+# What we ask the store for when the client's format is one we cannot read back (CSV), in order.
+RESULTS_FALLBACK = ["application/sparql-results+json", "application/sparql-results+xml"]
+GRAPH_FALLBACK = ["application/n-triples", "text/turtle"]
+KINDS = {"SelectQuery": "solutions", "AskQuery": "boolean", "ConstructQuery": "graph", "DescribeQuery": "graph"}
+COUNT_GRAPHS = f"""SELECT ?g (COUNT(*) AS ?n) WHERE {{
+    GRAPH ?g {{ ?s ?p ?o }}
+    FILTER (STRSTARTS(STR(?g), "{GRAPH}"))
+}} GROUP BY ?g"""
+
+
+def is_url(value: Any) -> bool:
+    """Whether ``value`` is an http(s) URL (a remote store) rather than a folder."""
+    return isinstance(value, str) and re.match(r"https?://", value, re.IGNORECASE) is not None
+
+
+def store_url(settings: Mapping[str, Any]) -> str | None:
+    """The remote store's URL: STORE_URL, or STORE_PATH when it is an http(s) URL; None for the embedded store."""
+    for key in ("STORE_URL", "STORE_PATH"):
+        if is_url(settings.get(key)):
+            return settings[key]
+    return None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A SPARQL endpoint's URL without credentials, and the credentials the URL carried."""
+
+    url: str
+    user: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> Endpoint:
+        """Split ``user:password@`` off ``url``. Raises BadInput for anything but an http(s) URL."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise BadInput(f"not an http(s) URL of a SPARQL endpoint: {url!r}")
+        netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        if parts.port:
+            netloc += f":{parts.port}"
+        clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        user = urllib.parse.unquote(parts.username) if parts.username else None
+        password = urllib.parse.unquote(parts.password) if parts.password else None
+        return cls(clean, user, password)
+
+    def post(self, form: Sequence[tuple[str, str]], accept: str, timeout_s: float) -> tuple[str, bytes]:
+        """POST ``form`` and read the whole answer within ``timeout_s``; returns (media type, bytes).
+
+        Raises BadQuery when the store answers 400, RemoteServiceFailed for any
+        other error status or when it cannot be reached, QueryTimeout past the limit.
+        """
+        handlers = []
+        if self.user is not None:
+            passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+            passwords.add_password(None, self.url, self.user, self.password or "")
+            handlers = [urllib.request.HTTPBasicAuthHandler(passwords), urllib.request.HTTPDigestAuthHandler(passwords)]
+        opener = urllib.request.build_opener(*handlers)
+        request = urllib.request.Request(
+            self.url,
+            data=urllib.parse.urlencode(form).encode("utf-8"),
+            headers={"Accept": accept, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+        deadline = time.monotonic() + timeout_s
+        late = QueryTimeout(f"the store at {self.url} did not answer within the {timeout_s:g} s limit")
+        try:
+            # The timeout bounds every wait on the socket; the deadline bounds the whole answer.
+            with opener.open(request, timeout=timeout_s) as response:
+                chunks = []
+                while chunk := response.read(1 << 16):
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        raise late
+                return response.headers.get_content_type(), b"".join(chunks)
+        except urllib.error.HTTPError as exc:
+            message = _message(exc.read())
+            if exc.code == 400:
+                raise BadQuery(f"the store refused the query: {message}") from exc
+            raise RemoteServiceFailed(f"the store at {self.url} answered {exc.code}: {message}") from exc
+        except TimeoutError as exc:
+            raise late from exc
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise late from exc
+            raise RemoteServiceFailed(f"cannot reach the store at {self.url}: {exc.reason}") from exc
+        except OSError as exc:  # connection reset, refused while reading
+            raise RemoteServiceFailed(f"the store at {self.url} failed: {exc}") from exc
+
+
+def _message(body: bytes) -> str:
+    """The first paragraph of an error body, on one line (Virtuoso appends the query after a blank line)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    first = re.split(r"\n\s*\n", text, maxsplit=1)[0]
+    return " ".join(first.split())[:500] or "no message"
+
+
+def _form(text: str) -> tuple[str, bool]:
+    """The kind of answer of query ``text`` ("solutions", "boolean", "graph") and whether it names its own dataset.
+
+    Parsed here, so nothing but a query is ever sent: raises Forbidden for a
+    SPARQL Update, BadQuery for text that is neither a query nor an update.
+    """
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    try:
+        tree = parseQuery(text)
+    except Exception as exc:  # pyparsing errors and bare Exception for unknown prefixes
+        query._refuse_update(text, exc)
+    return KINDS[tree[1].name], "datasetClause" in tree[1]
+
+
+class RemoteStore:
+    """The store at ``url`` (a SPARQL 1.1 query endpoint), queried under ``settings``' limits."""
+
+    def __init__(self, url: str, settings: Mapping[str, Any]):
+        self.endpoint = Endpoint.parse(url)
+        self.allowlist = list(settings.get("SERVICE_ALLOWLIST") or [])
+        self.max_rows = settings.get("MAX_RESULT_ROWS")
+        self.timeout_s = float(settings["QUERY_TIMEOUT_S"])
+        self.graphs: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+    def counts(self) -> dict[str, int]:
+        """Triples per Shiquan named graph (``https://w3id.org/shiquan/graph/…``); these are the graphs served.
+
+        Raises RemoteServiceFailed and QueryTimeout.
+        """
+        answer = self._answer(COUNT_GRAPHS, "solutions", None, None, self.timeout_s, max_rows=None, dataset=False)
+        found = {row[0].value: int(row[1].value) for row in answer.rows if row[0] is not None and row[1] is not None}
+        self.graphs = sorted(found)
+        return found
+
+    def reachable(self, timeout_s: float = 5.0) -> bool:
+        """Whether the store answers a trivial query within ``timeout_s``."""
+        try:
+            self.endpoint.post([("query", "SELECT * WHERE {} LIMIT 1")], RESULTS_FALLBACK[0], timeout_s)
+        except (RemoteServiceFailed, QueryTimeout, BadQuery):
+            return False
+        return True
+
+    def query(
+        self, *, text: str, accept: str | None = None, fmt: str | None = None,
+        default_graph_uris: Sequence[str] | None = None, named_graph_uris: Sequence[str] | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[str, bytes]:
+        """Answer ``text`` from the store in the format the client negotiated; returns (media type, bytes).
+
+        Raises Forbidden (update, SERVICE off the allowlist), BadQuery (syntax, or
+        refused by the store), BadRequest and NotAcceptable (format), QueryTimeout,
+        ResultTooLarge and RemoteServiceFailed.
+        """
+        query.check(text, self.allowlist)
+        kind, own_dataset = _form(text)
+        wanted = query.negotiate(kind, accept, fmt)
+        form = self._form_fields(text, own_dataset, default_graph_uris, named_graph_uris)
+        media_type, body = self.endpoint.post(form, _accept(kind, wanted), timeout_s or self.timeout_s)
+        answer, as_sent = _parse(kind, media_type, body, self.url)
+        _limit(answer, self.max_rows)
+        if media_type == wanted and as_sent:
+            return wanted, body
+        return wanted, query.serialize(answer, wanted)
+
+    def answer(self, text: str, timeout_s: float | None = None) -> query.Answer:
+        """The whole answer to ``text`` (for pages built from several queries). Raises as :meth:`query`."""
+        query.check(text, self.allowlist)
+        kind, own_dataset = _form(text)
+        return self._answer(text, kind, own_dataset, None, timeout_s or self.timeout_s, self.max_rows)
+
+    def _answer(self, text, kind, own_dataset, graphs, timeout_s, max_rows, dataset=True) -> query.Answer:
+        form = self._form_fields(text, own_dataset, graphs, graphs) if dataset else [("query", text)]
+        fallback = GRAPH_FALLBACK if kind == "graph" else RESULTS_FALLBACK
+        media_type, body = self.endpoint.post(form, _accept(kind, fallback[0]), timeout_s)
+        answer, _ = _parse(kind, media_type, body, self.url)
+        _limit(answer, max_rows)
+        return answer
+
+    def _form_fields(self, text, own_dataset, default_graph_uris, named_graph_uris) -> list[tuple[str, str]]:
+        """The query and its dataset: what the client named, else (unless the query has FROM) all served graphs."""
+        form = [("query", text)]
+        if own_dataset and not default_graph_uris and not named_graph_uris:
+            return form
+        form += [("default-graph-uri", g) for g in default_graph_uris or self.graphs]
+        form += [("named-graph-uri", g) for g in named_graph_uris or self.graphs]
+        return form
+
+
+def _accept(kind: str, wanted: str) -> str:
+    """An Accept header asking for ``wanted`` when we can read it back, then for the formats we always can."""
+    fallback = GRAPH_FALLBACK if kind == "graph" else RESULTS_FALLBACK
+    readable = wanted != "text/csv"
+    types = ([wanted] if readable else []) + [t for t in fallback if t != wanted]
+    return ", ".join(t if i == 0 else f"{t};q=0.{9 - i}" for i, t in enumerate(types))
+
+
+def _parse(kind: str, media_type: str, body: bytes, url: str) -> tuple[query.Answer, bool]:
+    """Read the store's answer; returns it and whether ``body`` may be passed on as it is.
+
+    Raises RemoteServiceFailed when the answer is not what was asked for or does not parse.
+    """
+    try:
+        if kind == "graph":
+            rdf_format = ox.RdfFormat.from_media_type(media_type)
+            if rdf_format is None:
+                raise ValueError(f"an answer in {media_type} for a graph query")
+            return query.Answer("graph", triples=[q.triple for q in ox.parse(body, format=rdf_format)]), True
+        results_format = ox.QueryResultsFormat.from_media_type(media_type)
+        if results_format is None:
+            raise ValueError(f"an answer in {media_type} for a {kind} query")
+        result = ox.parse_query_results(body, format=results_format)
+    except (SyntaxError, ValueError) as exc:
+        raise RemoteServiceFailed(f"the store at {url} gave an unreadable answer: {exc}") from exc
+    if isinstance(result, ox.QueryBoolean):
+        return query.Answer("boolean", boolean=bool(result)), kind == "boolean"
+    names = [v.value for v in result.variables]
+    rows = [tuple(solution[i] for i in range(len(names))) for solution in result]
+    if kind == "boolean":
+        # Virtuoso 7.2 answers ASK as one row holding 1 (true) or no row (false), openlink/virtuoso-opensource#464.
+        return query.Answer("boolean", boolean=any(v is not None and v.value not in ("0", "false") for r in rows for v in r)), False
+    return query.Answer("solutions", variables=names, rows=rows), True
+
+
+def _limit(answer: query.Answer, max_rows: int | None) -> None:
+    """Raise ResultTooLarge when ``answer`` holds more than ``max_rows`` rows or triples."""
+    size, what = (len(answer.triples), "triples") if answer.kind == "graph" else (len(answer.rows), "rows")
+    if max_rows is not None and size > max_rows:
+        raise ResultTooLarge(f"the answer has more than {max_rows} {what}; add a LIMIT or narrow the query")
+
+
+def replace_graphs(url: str, ntriples: Mapping[str, bytes], timeout_s: float = 300.0) -> None:
+    """Replace each named graph of ``ntriples`` ({graph IRI: N-Triples}) in the store at ``url``.
+
+    ``url`` is the store's SPARQL 1.1 Update endpoint (with credentials when it
+    needs them). One request per graph drops the graph and inserts its triples,
+    so a graph is never seen half loaded; graphs not in ``ntriples`` are left alone.
+    Raises BadInput (bad URL), BadQuery (the store refused the update), RemoteServiceFailed and QueryTimeout.
+    """
+    endpoint = Endpoint.parse(url)
+    for name in sorted(ntriples):
+        iri = ox.NamedNode(name)
+        update = f"DROP SILENT GRAPH {iri} ;\nINSERT DATA {{ GRAPH {iri} {{\n{ntriples[name].decode('utf-8')}\n}} }}"
+        started = time.perf_counter()
+        endpoint.post([("update", update)], "*/*", timeout_s)
+        log.info("replaced %s in %s in %.2f s", name, endpoint.url, time.perf_counter() - started)
