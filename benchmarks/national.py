@@ -1,0 +1,530 @@
+"""A synthetic, national-scale Shiquan graph, written as N-Quads, the same bytes for the same flags.
+
+    python benchmarks/national.py -o national.nq [--scale 1.0] [--seed 1] [--fields 12]
+                                  [--provinces 31] [--shared 0.15]
+
+What it writes, in the project's vocabulary and passing the project's shapes:
+
+- graph ``divisions``: one country, 31 provinces, about 330 prefectures and about 2,800
+  counties and districts (``sq:level``, ``sq:partOf``, a six-digit ``sq:divisionCode``,
+  labels in Chinese and English);
+- graph ``matters``: ``--fields`` policy fields, each with 5–8 categories and 20–30 matters;
+- one graph per plan (``https://w3id.org/shiquan/graph/<plan slug>``): per field a national
+  plan (中央与地方), provincial plans (省与市县) based on it and city plans (市与县区) based on
+  their province's plan, each with its 文号, date, title, jurisdiction, levels, notice,
+  provisions, the full source text, and one assignment per matter and level of the plan,
+  quoting its sentence of the source text. About ``--shared`` of the matters of a plan are
+  ruled as shared powers, paid by a joint payer with shares such as 60/40.
+
+``--scale`` multiplies the number of provincial and city plans (at 1.0 every province and
+87 % of the prefectures have a plan in every field: 3,840 plans, about 2.4 million triples;
+``--fields 17`` gives about 3.4 million); the national plans, divisions and matters do not
+scale, and above about 1.15 every city already has a plan in every field. ``--provinces``
+keeps only the first N provinces (for quick tests). Everything is clearly synthetic: names
+are 测试省07, 测试市0703 …, and division codes use province prefixes that GB/T 2260 does not
+assign. The same flags give the same bytes: one seeded random generator, drawn in a fixed order.
+
+It prints what it wrote, one ``key: value`` line each: triples, graphs, plans per level,
+divisions, matters, assignments, bytes and seconds. Exit status 0, or 2 on bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.vocab import GRAPH, PREFIXES, SQ, mint
+
+# --------------------------------------------------------------------------------------------
+# Terms, as N-Quads tokens
+# --------------------------------------------------------------------------------------------
+
+RDF_TYPE = f"<{PREFIXES['rdf']}type>"
+RDFS_LABEL = f"<{PREFIXES['rdfs']}label>"
+DCT = PREFIXES["dcterms"]
+TITLE, ISSUED, SOURCE = f"<{DCT}title>", f"<{DCT}issued>", f"<{DCT}source>"
+DESCRIPTION, FORMAT, LANGUAGE = f"<{DCT}description>", f"<{DCT}format>", f"<{DCT}language>"
+XSD = PREFIXES["xsd"]
+DERIVED = f"<{PREFIXES['prov']}wasDerivedFrom>"
+
+
+def sq(name: str) -> str:
+    return f"<{SQ[name]}>"
+
+
+C, P, F, K = sq("CentralLevel"), sq("ProvincialLevel"), sq("PrefecturalLevel"), sq("CountyLevel")
+LOCAL, PC = sq("LocalLevels"), sq("PrefecturalAndCountyLevels")
+# level → IRI slug (as server.extract names them)
+LEVEL_SLUG = {C: "central", P: "province", F: "city", K: "county", LOCAL: "local", PC: "city-county"}
+LEVEL_EN = {C: "central level", P: "provincial level", F: "prefectural level", K: "county level",
+            LOCAL: "local levels", PC: "prefectural and county levels"}
+
+
+@dataclass(frozen=True)
+class Tier:
+    """How plans of one level pair word their rulings."""
+
+    name: str
+    levels: tuple[str, str]
+    pair: str                      # sq:levelPair, and the 文号's title words
+    phrase: tuple[str, str]        # level words before a matter: 市级专利奖励
+    word: tuple[str, str]          # the ruling: 确认为市级财政事权，由市级承担支出责任
+    shared: tuple[str, str]        # the shared ruling: 确认为市与县区共同财政事权
+    ratios: tuple[tuple[int, int], ...]
+    kind: str                      # 改革方案 / 改革实施方案
+
+
+TIERS = {
+    "national": Tier("national", (C, LOCAL), "中央与地方", ("全国性", "地方"), ("中央", "地方"),
+                     ("中央", "地方"), ((80, 20), (70, 30), (60, 40), (50, 50)), "改革方案"),
+    "provincial": Tier("provincial", (P, PC), "省与市县", ("全省性", "市县"), ("省级", "市县"),
+                       ("省", "市县"), ((70, 30), (60, 40), (50, 50), (40, 60)), "改革实施方案"),
+    "prefectural": Tier("prefectural", (F, K), "市与县区", ("市级", "县区级"), ("市级", "县区"),
+                        ("市", "县区"), ((60, 40), (50, 50), (40, 60), (30, 70), (80, 20)), "改革方案"),
+}
+
+# Two-digit province prefixes that GB/T 2260 does not assign (it uses 11–15, 21–23, 31–37,
+# 41–46, 50–54, 61–65, 71, 81, 82), so no generated code is a real one.
+PROVINCE_PREFIXES = (16, 17, 18, 19, 24, 25, 26, 27, 28, 29, 38, 39, 47, 48, 49, 55, 56, 57, 58, 59,
+                     66, 67, 68, 69, 72, 73, 74, 75, 76, 77, 78)
+
+CITY_COVERAGE = 0.87    # share of (prefecture, field) pairs with a city plan at --scale 1
+SAFEGUARDS = ("加强组织领导", "落实支出责任", "加强预算管理", "实施绩效管理", "协同推进改革")
+SYNTHETIC = "Synthetic data generated by benchmarks/national.py (seed {seed}); not a real plan."
+
+
+def lit(text: str, lang: str | None = None, datatype: str | None = None) -> str:
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    if lang:
+        return f'"{text}"@{lang}'
+    if datatype:
+        return f'"{text}"^^<{datatype}>'
+    return f'"{text}"'
+
+
+def iri(kind: str, *slugs: str) -> str:
+    return f"<{mint(kind, *slugs)}>"
+
+
+def zh_date(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+# --------------------------------------------------------------------------------------------
+# Registers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Division:
+    iri: str
+    label: str
+    level: str
+    parent: Division | None = None
+    children: list[Division] = field(default_factory=list)
+    number: str = ""               # 07, 0703: the digits of its synthetic name
+
+
+@dataclass
+class Field:
+    slug: str
+    label: str
+    iri: str
+    matters: list[tuple[str, str, int]]        # (IRI, zh label, category index)
+    categories: list[tuple[str, str]]          # (IRI, zh label)
+
+
+class Writer:
+    """Counts and writes N-Quads lines, one graph at a time."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+        self.triples = 0
+        self.graphs = 0
+
+    def graph(self, name: str, lines: list[str]) -> None:
+        tail = f" <{GRAPH[name]}> .\n"
+        self.out.write(tail.join(lines) + tail)
+        self.triples += len(lines)
+        self.graphs += 1
+
+
+def divisions(rng: random.Random, seed: int, n_provinces: int) -> tuple[Division, list[str], dict[str, int]]:
+    country = Division(iri("division", "ceshi-guo"), "测试国", C)
+    lines = [
+        f"{country.iri} {RDF_TYPE} {sq('AdministrativeDivision')}",
+        f"{country.iri} {RDFS_LABEL} {lit('测试国', 'zh')}",
+        f"{country.iri} {RDFS_LABEL} {lit('Synthetic Country', 'en')}",
+        f"{country.iri} {sq('level')} {C}",
+        f"{country.iri} {sq('divisionType')} {sq('Country')}",
+        f"{country.iri} {SOURCE} {lit(SYNTHETIC.format(seed=seed).replace('plan', 'division'), 'en')}",
+    ]
+    counts = {"country": 1, "provincial": 0, "prefectural": 0, "county": 0}
+
+    def add(div: Division, code: str, kind: str, en: str) -> None:
+        s = div.iri
+        lines.extend((
+            f"{s} {RDF_TYPE} {sq('AdministrativeDivision')}",
+            f"{s} {RDFS_LABEL} {lit(div.label, 'zh')}",
+            f"{s} {RDFS_LABEL} {lit(en, 'en')}",
+            f"{s} {sq('level')} {div.level}",
+            f"{s} {sq('divisionCode')} {lit(code)}",
+            f"{s} {sq('partOf')} {div.parent.iri}",
+        ))
+        if kind:
+            lines.append(f"{s} {sq('divisionType')} {sq(kind)}")
+
+    for p, prefix in enumerate(PROVINCE_PREFIXES[:n_provinces], start=1):
+        pn = f"{p:02d}"
+        province = Division(iri("division", f"ceshi-sheng-{pn}"), f"测试省{pn}", P, country, number=pn)
+        country.children.append(province)
+        add(province, f"{prefix}0000", "Province", f"Synthetic Province {pn}")
+        counts["provincial"] += 1
+        for c in range(1, rng.randint(6, 14) + 1):
+            cn = f"{pn}{c:02d}"
+            city = Division(iri("division", f"ceshi-shi-{cn}"), f"测试市{cn}", F, province, number=cn)
+            province.children.append(city)
+            add(city, f"{prefix}{c:02d}00", "PrefectureLevelCity", f"Synthetic City {cn}")
+            counts["prefectural"] += 1
+            units = rng.randint(4, 13)
+            districts = rng.randint(1, 3)
+            for u in range(units):
+                if u < districts:
+                    code, name, slug, kind, en = 2 + u, "区", "qu", "MunicipalDistrict", "District"
+                elif rng.random() < 0.08:
+                    code, name, slug, kind, en = 21 + u, "自治县", "zizhixian", "AutonomousCounty", "Autonomous County"
+                else:
+                    code, name, slug, kind, en = 21 + u, "县", "xian", "", "County"
+                kn = f"{cn}{code:02d}"
+                county = Division(iri("division", f"ceshi-{slug}-{kn}"), f"测试{name}{kn}", K, city, number=kn)
+                city.children.append(county)
+                add(county, f"{prefix}{c:02d}{code:02d}", kind, f"Synthetic {en} {kn}")
+                counts["county"] += 1
+    return country, lines, counts
+
+
+def matters(rng: random.Random, n_fields: int) -> tuple[list[Field], list[str], int]:
+    fields, lines, n_matters = [], [], 0
+    for f in range(1, n_fields + 1):
+        fn = f"{f:02d}"
+        slug = f"ceshi-lingyu-{fn}"
+        fiel = Field(slug, f"测试领域{fn}", iri("field", slug), [], [])
+        lines.extend((
+            f"{fiel.iri} {RDF_TYPE} {sq('PolicyField')}",
+            f"{fiel.iri} {RDFS_LABEL} {lit(fiel.label, 'zh')}",
+            f"{fiel.iri} {RDFS_LABEL} {lit(f'synthetic field {fn}', 'en')}",
+        ))
+        n_cat = rng.randint(5, 8)
+        for c in range(1, n_cat + 1):
+            cat = iri("category", f"{slug}-leibie-{c}")
+            label = f"测试领域{fn}类别{c}"
+            fiel.categories.append((cat, label))
+            lines.extend((
+                f"{cat} {RDF_TYPE} {sq('MatterCategory')}",
+                f"{cat} {RDFS_LABEL} {lit(label, 'zh')}",
+                f"{cat} {RDFS_LABEL} {lit(f'synthetic category {c} of field {fn}', 'en')}",
+                f"{cat} {sq('field')} {fiel.iri}",
+                f"{cat} {sq('order')} {lit(str(c), datatype=XSD + 'positiveInteger')}",
+            ))
+        n = rng.randint(20, 30)
+        for m in range(1, n + 1):
+            matter = iri("matter", f"{slug}-shixiang-{m:02d}")
+            label = f"测试领域{fn}事项{m:02d}"
+            category = (m - 1) * n_cat // n
+            fiel.matters.append((matter, label, category))
+            lines.extend((
+                f"{matter} {RDF_TYPE} {sq('Matter')}",
+                f"{matter} {RDFS_LABEL} {lit(label, 'zh')}",
+                f"{matter} {RDFS_LABEL} {lit(f'synthetic matter {m:02d} of field {fn}', 'en')}",
+                f"{matter} {sq('category')} {fiel.categories[category][0]}",
+            ))
+        n_matters += n
+        fields.append(fiel)
+    return fields, lines, n_matters
+
+
+# --------------------------------------------------------------------------------------------
+# Plans
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    slug: str
+    iri: str
+    number: str
+    title: str
+    issued: dt.date
+    issuer: str
+
+
+class Numbers:
+    """文号 per issuer and year, drawn without repeats."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.used: set[tuple[str, int, int]] = set()
+
+    def draw(self, issuer: str, year: int) -> int:
+        n = self.rng.randint(1, 150)
+        while (issuer, year, n) in self.used:
+            n += 1
+        self.used.add((issuer, year, n))
+        return n
+
+
+class PlanWriter:
+    def __init__(self, writer: Writer, rng: random.Random, shared: float, seed: int) -> None:
+        self.w, self.rng, self.shared, self.numbers = writer, rng, shared, Numbers(rng)
+        self.note = lit(SYNTHETIC.format(seed=seed), "en")
+        self.plans = {"national": 0, "provincial": 0, "prefectural": 0}
+        self.assignments = 0
+        self.shared_assignments = 0
+
+    def plan(self, tier: Tier, juris: Division, jslug: str, doc: tuple[str, str], fiel: Field,
+             issued: dt.date, parent: Plan | None) -> Plan:
+        rng = self.rng
+        prefix, prefix_slug = doc
+        n = self.numbers.draw(prefix, issued.year)
+        slug = f"{jslug}-{prefix_slug}-{issued.year}-{n}"
+        number = f"{prefix}〔{issued.year}〕{n}号"
+        where = "" if tier.name == "national" else juris.label
+        title = f"{where}{fiel.label}领域{tier.pair}财政事权和支出责任划分{tier.kind}"
+        issuer = {"national": "测试国务院办公厅", "provincial": f"{juris.label}人民政府办公厅",
+                  "prefectural": f"{juris.label}人民政府办公室"}[tier.name]
+        plan = Plan(slug, iri("plan", slug), number, title, issued, issuer)
+        s, text, notice = plan.iri, iri("text", slug), iri("notice", slug)
+        date = lit(issued.isoformat(), datatype=XSD + "date")
+        lines = [
+            f"{s} {RDF_TYPE} {sq('Plan')}",
+            f"{s} {TITLE} {lit(title, 'zh')}",
+            f"{s} {sq('documentNumber')} {lit(number)}",
+            f"{s} {ISSUED} {date}",
+            f"{s} {sq('jurisdiction')} {juris.iri}",
+            f"{s} {sq('dividesBetween')} {tier.levels[0]}",
+            f"{s} {sq('dividesBetween')} {tier.levels[1]}",
+            f"{s} {sq('levelPair')} {lit(tier.pair, 'zh')}",
+            f"{s} {sq('field')} {fiel.iri}",
+            f"{s} {sq('text')} {text}",
+            f"{s} {SOURCE} {self.note}",
+            f"{notice} {RDF_TYPE} {sq('Notice')}",
+            f"{notice} {TITLE} {lit(f'{issuer}关于印发{title}的通知', 'zh')}",
+            f"{notice} {sq('documentNumber')} {lit(number)}",
+            f"{notice} {ISSUED} {date}",
+            f"{notice} {sq('transmits')} {s}",
+            f"{notice} {sq('text')} {text}",
+            f"{notice} {sq('disclosure')} {sq('ForPublicRelease')}",
+        ]
+        if parent is not None:
+            lines.append(f"{s} {sq('basedOn')} {parent.iri}")
+            basis = f"为深入贯彻落实《{parent.title}》（{parent.number}）精神，结合{juris.label}实际，制定本方案。"
+        else:
+            basis = f"为推进{fiel.label}领域{tier.pair}财政事权和支出责任划分改革，制定本方案。"
+        general = f"建立权责清晰、财力协调、区域均衡的{tier.pair}财政关系，推进{fiel.label}领域改革。"
+        body = [
+            f"{issuer}文件", number, f"{issuer}关于印发{title}的通知",
+            f"《{title}》已经审议通过，现印发给你们，请认真贯彻落实。", zh_date(issued),
+            title, basis, "一、总体要求", general, "二、主要内容",
+        ]
+        p1 = iri("provision", slug, "1")
+        lines.extend((
+            f"{p1} {RDF_TYPE} {sq('Provision')}",
+            f"{p1} {sq('provisionOf')} {s}",
+            f"{p1} {sq('sectionNumber')} {lit('一')}",
+            f"{p1} {TITLE} {lit('总体要求', 'zh')}",
+            f"{p1} {sq('order')} {lit('1', datatype=XSD + 'positiveInteger')}",
+            f"{p1} {DESCRIPTION} {lit(general, 'zh')}",
+        ))
+        order = 1
+        a_level, b_level = tier.levels
+        for c, (category, cat_label) in enumerate(fiel.categories):
+            in_cat = [m for m in fiel.matters if m[2] == c]
+            sole = [m for m in in_cat if rng.random() >= self.shared]
+            shared = [m for m in in_cat if m not in sole]
+            order += 1
+            number_zh = "二（" + "一二三四五六七八九"[c] + "）"
+            prov = iri("provision", slug, f"2-{c + 1}")
+            lines.extend((
+                f"{prov} {RDF_TYPE} {sq('Provision')}",
+                f"{prov} {sq('provisionOf')} {s}",
+                f"{prov} {sq('sectionNumber')} {lit(number_zh)}",
+                f"{prov} {TITLE} {lit(cat_label, 'zh')}",
+                f"{prov} {sq('order')} {lit(str(order), datatype=XSD + 'positiveInteger')}",
+                f"{prov} {sq('category')} {category}",
+            ))
+            body.append(number_zh[1:] + cat_label)
+            if sole:
+                for level, phrase, word in zip(tier.levels, tier.phrase, tier.word):
+                    quote = "，".join(phrase + m[1] for m in sole) + f"等事项，确认为{word}财政事权，由{word}承担支出责任。"
+                    body.append(quote)
+                    for matter, _label, _cat in sole:
+                        a = iri("assignment", slug, matter.rsplit("/", 1)[1][:-1], LEVEL_SLUG[level])
+                        lines.extend((
+                            f"{a} {RDF_TYPE} {sq('Assignment')}",
+                            f"{a} {sq('statedIn')} {s}",
+                            f"{a} {sq('matter')} {matter}",
+                            f"{a} {sq('level')} {level}",
+                            f"{a} {sq('fiscalPowerHolder')} {level}",
+                            f"{a} {sq('payer')} {level}",
+                            f"{a} {sq('provision')} {prov}",
+                            f"{a} {sq('sourceText')} {lit(quote)}",
+                        ))
+                        self.assignments += 1
+            for matter, label, _cat in shared:
+                ra, rb = rng.choice(tier.ratios)
+                x, y = tier.shared
+                quote = f"{label}，确认为{x}与{y}共同财政事权，由{x}与{y}按{ra}:{rb}的比例共同承担支出责任。"
+                body.append(quote)
+                mslug = matter.rsplit("/", 1)[1][:-1]
+                for level in tier.levels:
+                    ls = LEVEL_SLUG[level]
+                    a = iri("assignment", slug, mslug, ls)
+                    power = iri("shared-power", slug, mslug, ls)
+                    payer = iri("joint-payer", slug, mslug, ls)
+                    lines.extend((
+                        f"{power} {RDF_TYPE} {sq('SharedFiscalPower')}",
+                        f"{power} {RDFS_LABEL} {lit(f'{x}与{y}共同财政事权', 'zh')}",
+                        f"{power} {RDFS_LABEL} {lit(f'shared fiscal power of the {LEVEL_EN[a_level]} and the {LEVEL_EN[b_level]}', 'en')}",
+                        f"{power} {sq('memberLevel')} {a_level}",
+                        f"{power} {sq('memberLevel')} {b_level}",
+                        f"{payer} {RDF_TYPE} {sq('JointPayer')}",
+                        f"{payer} {RDFS_LABEL} {lit(f'{x}与{y}共同承担（{x}{ra}%、{y}{rb}%）', 'zh')}",
+                        f"{payer} {RDFS_LABEL} {lit(f'joint payer: the {LEVEL_EN[a_level]} {ra} %, the {LEVEL_EN[b_level]} {rb} %', 'en')}",
+                        f"{payer} {sq('memberLevel')} {a_level}",
+                        f"{payer} {sq('memberLevel')} {b_level}",
+                    ))
+                    for share_level, pct in ((a_level, ra), (b_level, rb)):
+                        share = iri("payment-share", slug, mslug, ls, LEVEL_SLUG[share_level])
+                        lines.extend((
+                            f"{payer} {sq('share')} {share}",
+                            f"{share} {RDF_TYPE} {sq('PaymentShare')}",
+                            f"{share} {sq('shareLevel')} {share_level}",
+                            f"{share} {sq('percentage')} {lit(f'{pct}.0', datatype=XSD + 'decimal')}",
+                        ))
+                    lines.extend((
+                        f"{a} {RDF_TYPE} {sq('Assignment')}",
+                        f"{a} {sq('statedIn')} {s}",
+                        f"{a} {sq('matter')} {matter}",
+                        f"{a} {sq('level')} {level}",
+                        f"{a} {sq('fiscalPowerHolder')} {power}",
+                        f"{a} {sq('payer')} {payer}",
+                        f"{a} {sq('provision')} {prov}",
+                        f"{a} {sq('sourceText')} {lit(quote)}",
+                    ))
+                    self.assignments += 1
+                    self.shared_assignments += 1
+        body.append("三、保障措施")
+        for i, measure in enumerate(SAFEGUARDS, start=1):
+            order += 1
+            number_zh = "三（" + "一二三四五"[i - 1] + "）"
+            text_zh = f"{measure}。各有关部门要按照本方案确定的{tier.pair}财政事权和支出责任划分，切实履行职责。"
+            body.append(f"{number_zh[1:]}{text_zh}")
+            m = iri("provision", slug, f"3-{i}")
+            lines.extend((
+                f"{m} {RDF_TYPE} {sq('SafeguardMeasure')}",
+                f"{m} {sq('provisionOf')} {s}",
+                f"{m} {sq('sectionNumber')} {lit(number_zh)}",
+                f"{m} {TITLE} {lit(measure, 'zh')}",
+                f"{m} {sq('order')} {lit(str(order), datatype=XSD + 'positiveInteger')}",
+                f"{m} {DESCRIPTION} {lit(text_zh, 'zh')}",
+            ))
+        body.append(f"{issuer}{zh_date(issued)}印发")
+        lines.extend((
+            f"{text} {RDF_TYPE} {sq('SourceText')}",
+            f"{text} {FORMAT} {lit('text/plain')}",
+            f"{text} {LANGUAGE} {lit('zh')}",
+            f"{text} {DERIVED} {notice}",
+            f"{text} {sq('content')} {lit(chr(10).join(line + chr(10) for line in body))}",
+        ))
+        self.w.graph(slug, lines)
+        self.plans[tier.name] += 1
+        return plan
+
+
+def generate(out, scale: float, seed: int, n_fields: int, shared: float, n_provinces: int = 31) -> dict:
+    rng = random.Random(seed)
+    w = Writer(out)
+    country, lines, division_counts = divisions(rng, seed, n_provinces)
+    w.graph("divisions", lines)
+    fields, lines, n_matters = matters(rng, n_fields)
+    w.graph("matters", lines)
+    plans = PlanWriter(w, rng, shared, seed)
+
+    provinces = country.children
+    pairs = [(p, f) for p in range(len(provinces)) for f in range(len(fields))]
+    n_prov = min(len(pairs), max(1, round(len(pairs) * scale)))
+    chosen = sorted(rng.sample(range(len(pairs)), n_prov))
+    provincial = {pairs[i] for i in chosen}
+    eligible = [(p, c, f) for p, province in enumerate(provinces) for c in range(len(province.children))
+                for f in range(len(fields)) if (p, f) in provincial]
+    all_cities = sum(len(province.children) for province in provinces) * len(fields)
+    n_city = min(len(eligible), max(1, round(all_cities * CITY_COVERAGE * scale)))
+    cities = [eligible[i] for i in sorted(rng.sample(range(len(eligible)), n_city))]
+    by_province: dict[tuple[int, int], list[int]] = {}
+    for p, c, f in cities:
+        by_province.setdefault((p, f), []).append(c)
+
+    national = []
+    for fiel in fields:
+        day = dt.date(2018, 1, 1) + dt.timedelta(days=rng.randint(0, 6 * 365))
+        national.append(plans.plan(TIERS["national"], country, "ceshi-guo", ("测国办发", "ceguobanfa"), fiel, day, None))
+    for p, f in sorted(provincial):
+        province, parent = provinces[p], national[f]
+        day = parent.issued + dt.timedelta(days=rng.randint(60, 450))
+        doc = (f"测{province.number}政办发", f"ce{province.number}zhengbanfa")
+        prov_plan = plans.plan(TIERS["provincial"], province, f"ceshi-sheng-{province.number}", doc, fields[f], day, parent)
+        for c in by_province.get((p, f), []):
+            city = province.children[c]
+            city_day = prov_plan.issued + dt.timedelta(days=rng.randint(30, 360))
+            doc = (f"测{city.number}政办", f"ce{city.number}zhengban")
+            plans.plan(TIERS["prefectural"], city, f"ceshi-shi-{city.number}", doc, fields[f], city_day, prov_plan)
+    return {
+        "triples": w.triples,
+        "graphs": w.graphs,
+        "plans": plans.plans,
+        "divisions": division_counts,
+        "matters": n_matters,
+        "fields": len(fields),
+        "categories": sum(len(f.categories) for f in fields),
+        "assignments": plans.assignments,
+        "shared_assignments": plans.shared_assignments,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", required=True, type=Path, help="N-Quads file to write")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies the provincial and city plan counts (default 1.0)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--fields", type=int, default=12, help="policy fields, 1–99 (default 12)")
+    parser.add_argument("--provinces", type=int, default=31, help="provinces, 1–31 (default 31; fewer for quick tests)")
+    parser.add_argument("--shared", type=float, default=0.15, help="share of matters ruled as shared powers (default 0.15)")
+    args = parser.parse_args(argv)
+    if args.scale <= 0 or not 1 <= args.fields <= 99 or not 1 <= args.provinces <= 31 or not 0 <= args.shared <= 1:
+        parser.error("--scale must be > 0, --fields 1–99, --provinces 1–31, --shared 0–1")
+    start = time.perf_counter()
+    with open(args.output, "w", encoding="utf-8", newline="\n", buffering=1 << 22) as out:
+        counts = generate(out, args.scale, args.seed, args.fields, args.shared, args.provinces)
+    seconds = time.perf_counter() - start
+    plans, divs = counts["plans"], counts["divisions"]
+    print(f"wrote: {args.output}")
+    print(f"bytes: {args.output.stat().st_size}")
+    print(f"triples: {counts['triples']}")
+    print(f"graphs: {counts['graphs']}")
+    print(f"plans: {sum(plans.values())} (national {plans['national']}, provincial {plans['provincial']}, "
+          f"prefectural {plans['prefectural']})")
+    print(f"divisions: {sum(divs.values())} (country {divs['country']}, provincial {divs['provincial']}, "
+          f"prefectural {divs['prefectural']}, county {divs['county']})")
+    print(f"matters: {counts['matters']} (fields {counts['fields']}, categories {counts['categories']})")
+    print(f"assignments: {counts['assignments']} (shared {counts['shared_assignments']})")
+    print(f"seconds: {seconds:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
