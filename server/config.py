@@ -41,6 +41,8 @@ class Defaults:
     # Endpoints a query may call with SERVICE; empty refuses every SERVICE call. From the environment:
     # space-separated URLs (SHIQUAN_SERVICE_ALLOWLIST="http://a/sparql http://b/sparql").
     SERVICE_ALLOWLIST: list[str] = []
+    # Seconds one SERVICE call may take: calls are relayed through this server, which stops them at this limit.
+    SERVICE_TIMEOUT_S = 5.0
     # Folder for downloaded front-end assets (the YASGUI build); None: ~/.cache/shiquan/assets.
     ASSETS_DIR: str | None = None
     # Address `shiquan serve` binds to.

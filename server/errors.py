@@ -86,6 +86,12 @@ class RemoteServiceFailed(ShiquanError):
     status, code = 502, "service_failed"
 
 
+class GatewayTimeout(ShiquanError):
+    """A relayed SERVICE call ran over SERVICE_TIMEOUT_S."""
+
+    status, code = 504, "service_timeout"
+
+
 class InconsistentGraph(ShiquanError):
     """The OWL RL closure found a contradiction; the message lists owlrl's error triples."""
 

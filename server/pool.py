@@ -33,7 +33,7 @@ class Job:
     args: Mapping[str, Any]
 
 
-def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_uris=None, named_graph_uris=None):
+def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_uris=None, named_graph_uris=None, service_relay=None):
     """Run a SPARQL query and serialise its answer; returns (media type, bytes)."""
     from . import query
 
@@ -43,6 +43,7 @@ def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_ur
         default_graph_uris=default_graph_uris,
         named_graph_uris=named_graph_uris,
         service_allowlist=settings["SERVICE_ALLOWLIST"],
+        service_relay=service_relay,
         max_rows=settings["MAX_RESULT_ROWS"],
         timeout_s=settings["QUERY_TIMEOUT_S"],
     )
@@ -328,7 +329,8 @@ class Runtime:
     def query(self, timeout_s: float | None = None, **args):
         """Run a SPARQL query job; returns (media type, bytes). Raises as :func:`query.run` and :func:`query.negotiate`
         (and RemoteServiceFailed for a remote store)."""
-        if self.remote is not None:
+        if self.remote is not None:  # the remote store makes its own SERVICE calls
+            args.pop("service_relay", None)
             return self.remote.query(timeout_s=timeout_s, **args)
         return self.pool.call(Job("query", args), timeout_s or self.settings["QUERY_TIMEOUT_S"])
 

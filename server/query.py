@@ -181,6 +181,20 @@ def _refuse_update(text: str, exc: SyntaxError) -> None:
     raise Forbidden(f"SPARQL Update ({names}) is not allowed: this endpoint is read-only") from exc
 
 
+def relay_services(text: str, service_allowlist: Sequence[str], relay: str) -> str:
+    """``text`` with each allowlisted SERVICE endpoint IRI replaced by ``{relay}{its index}``.
+
+    Raises BadQuery when a SERVICE endpoint is not written as a full IRI (a
+    prefixed name or a variable cannot be relayed).
+    """
+    for index, endpoint in enumerate(service_allowlist):
+        text = text.replace(f"<{endpoint}>", f"<{relay}{index}>")
+    stray = [e for e in service_endpoints(text) if not e.startswith(relay)]
+    if stray:
+        raise BadQuery(f"write SERVICE endpoints as full IRIs, e.g. <{stray[0].lstrip('?')}>; prefixed names and variables are not relayed")
+    return text
+
+
 def _graphs(iris: Iterable[str] | None) -> list[ox.NamedNode] | None:
     if iris is None:
         return None
@@ -197,6 +211,7 @@ def run(
     default_graph_uris: Sequence[str] | None = None,
     named_graph_uris: Sequence[str] | None = None,
     service_allowlist: Sequence[str] = (),
+    service_relay: str | None = None,
     timeout_s: float | None = None,
     max_rows: int | None = None,
 ) -> Answer:
@@ -204,11 +219,17 @@ def run(
 
     The default graph is the union of all named graphs unless
     ``default_graph_uris`` names graphs (SPARQL Protocol ``default-graph-uri``).
+    With ``service_relay`` (a URL prefix), each SERVICE call goes to
+    ``{service_relay}{index in the allowlist}`` instead, where the server relays
+    it under its per-call time limit (see :func:`relay_services`).
     Raises BadQuery (syntax, with the parser's position), Forbidden (SPARQL
-    Update, SERVICE off the allowlist), ResultTooLarge (over ``max_rows``) and
-    QueryTimeout (over ``timeout_s`` while the answer is read).
+    Update, SERVICE off the allowlist), ResultTooLarge (over ``max_rows``),
+    QueryTimeout (over ``timeout_s`` while the answer is read) and
+    RemoteServiceFailed (a SERVICE call failed).
     """
     check(text, service_allowlist)
+    if service_relay and _SERVICE.search(text):
+        text = relay_services(text, service_allowlist, service_relay)
     kwargs: dict = {"prefixes": None}
     default = _graphs(default_graph_uris)
     named = _graphs(named_graph_uris)

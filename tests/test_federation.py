@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -99,3 +102,79 @@ def test_service_description_announces_the_allowlist(endpoints):
     with urllib.request.urlopen(local, timeout=30) as response:
         text = response.read().decode()
     assert remote in text and "BasicFederatedQuery" in text
+
+
+class _SlowEndpoint(http.server.BaseHTTPRequestHandler):
+    """A SPARQL endpoint that answers correctly, but only after SLOW_S seconds."""
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(SLOW_S)
+        body = b'{"head": {"vars": ["x"]}, "results": {"bindings": [{"x": {"type": "literal", "value": "late"}}]}}'
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/sparql-results+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    do_GET = do_POST
+
+    def log_message(self, *args):
+        pass
+
+
+SLOW_S = 3.0
+
+
+@pytest.fixture()
+def slow_endpoint():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/sparql"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def test_a_remote_call_over_the_per_call_limit_is_stopped(slow_endpoint):
+    app = create_app({"TESTING": True, "WORKERS": 1, "SERVICE_ALLOWLIST": [slow_endpoint], "SERVICE_TIMEOUT_S": 1.0, "QUERY_TIMEOUT_S": 20})
+    try:
+        with serving(app, threads=4) as base:
+            started = time.perf_counter()
+            status, body = ask(base + "/sparql", f"SELECT ?x WHERE {{ SERVICE <{slow_endpoint}> {{ ?s ?p ?x }} }}")
+            assert status == 502 and body["error"] == "service_failed"
+            assert time.perf_counter() - started < SLOW_S
+            status, body = ask(base + "/sparql", f"SELECT ?x WHERE {{ SERVICE SILENT <{slow_endpoint}> {{ ?s ?p ?x }} }}")
+            assert status == 200 and body["results"]["bindings"] == [{}]
+    finally:
+        app.extensions["shiquan"].close()
+
+
+def test_a_remote_call_within_the_limit_is_relayed(slow_endpoint):
+    app = create_app({"TESTING": True, "WORKERS": 1, "SERVICE_ALLOWLIST": [slow_endpoint], "SERVICE_TIMEOUT_S": SLOW_S + 5})
+    try:
+        with serving(app, threads=4) as base:
+            status, body = ask(base + "/sparql", f"SELECT ?x WHERE {{ SERVICE <{slow_endpoint}> {{ ?s ?p ?x }} }}")
+            assert status == 200 and body["results"]["bindings"][0]["x"]["value"] == "late"
+    finally:
+        app.extensions["shiquan"].close()
+
+
+def test_service_endpoint_as_a_prefixed_name_is_refused_with_advice(endpoints):
+    local, remote = endpoints
+    status, body = ask(local, f"PREFIX r: <{remote.rsplit('/', 1)[0]}/> SELECT * WHERE {{ SERVICE r:sparql {{ ?s ?p ?o }} }}")
+    assert status == 400 and "full IRIs" in body["message"]
+
+
+def test_relay_serves_only_loopback_callers():
+    app = create_app({"TESTING": True, "WORKERS": 0, "SERVICE_ALLOWLIST": ["http://127.0.0.1:1/sparql"]})
+    try:
+        response = app.test_client().post("/_service/0", data=b"query=ASK{}", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        assert response.status_code == 403
+        assert app.test_client().post("/_service/5", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+    finally:
+        app.extensions["shiquan"].close()

@@ -5,11 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
+import urllib.error
+import urllib.request
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, url_for
 
 from ..description import service_description
-from ..errors import BadRequest, Forbidden, UnsupportedMediaType
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    GatewayTimeout,
+    NotFound,
+    RemoteServiceFailed,
+    UnsupportedMediaType,
+)
 from ..loading import MEDIA_TYPES
 from . import choose, respond, runtime
 
@@ -75,12 +85,25 @@ def sparql():
         response = Response(status=304)
         response.set_etag(tag)
         return response
-    media_type, body = runtime().query(text=texts[0], accept=accept, fmt=fmt, default_graph_uris=defaults, named_graph_uris=named)
+    relay = _relay_base() if runtime().settings["SERVICE_ALLOWLIST"] else None
+    media_type, body = runtime().query(
+        text=texts[0], accept=accept, fmt=fmt, default_graph_uris=defaults, named_graph_uris=named, service_relay=relay
+    )
     response = respond(body, media_type)
     if tag:
         response.set_etag(tag)
         response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def _relay_base() -> str:
+    """Where this server's own workers reach the SERVICE relay: the address it is bound to, not the public host."""
+    host = str(runtime().settings.get("HOST") or "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{request.environ.get('SERVER_PORT', '80')}" + url_for("sparql.relay", index=0)[:-1]
 
 
 def _etag(text: str, *request_parts) -> str | None:
@@ -94,3 +117,34 @@ def _etag(text: str, *request_parts) -> str | None:
         return None
     digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
     return f"{runtime().version}-{digest}"
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+RELAYED_HEADERS = ("Content-Type", "Accept", "User-Agent")
+
+
+@bp.route("/_service/<int:index>", methods=["GET", "POST"])
+def relay(index: int):
+    """Relay one SERVICE call of a query worker to allowlisted endpoint ``index``, under SERVICE_TIMEOUT_S.
+
+    Only the workers on this machine call it; it forwards nowhere but the allowlist.
+    """
+    if request.remote_addr not in LOOPBACK:
+        raise Forbidden("the SERVICE relay only serves this server's own query workers")
+    allowlist = runtime().settings["SERVICE_ALLOWLIST"]
+    if not 0 <= index < len(allowlist):
+        raise NotFound(f"no allowlisted SERVICE endpoint number {index}")
+    target = allowlist[index] + (("&" if "?" in allowlist[index] else "?") + request.query_string.decode() if request.query_string else "")
+    headers = {name: request.headers[name] for name in RELAYED_HEADERS if name in request.headers}
+    data = request.get_data() if request.method == "POST" else None
+    limit = float(runtime().settings["SERVICE_TIMEOUT_S"])
+    try:
+        with urllib.request.urlopen(urllib.request.Request(target, data=data, headers=headers, method=request.method), timeout=limit) as answer:
+            body, status, content_type = answer.read(), answer.status, answer.headers.get("Content-Type", "application/octet-stream")
+    except urllib.error.HTTPError as exc:
+        body, status, content_type = exc.read(), exc.code, exc.headers.get("Content-Type", "text/plain")
+    except (TimeoutError, socket.timeout) as exc:
+        raise GatewayTimeout(f"SERVICE <{allowlist[index]}> did not answer within {limit:g} s") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise RemoteServiceFailed(f"SERVICE <{allowlist[index]}> failed: {getattr(exc, 'reason', exc)}") from exc
+    return Response(body, status=status, content_type=content_type)
