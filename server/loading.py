@@ -245,7 +245,6 @@ class KnowledgeGraph:
     triples_per_graph: dict[str, int] = field(default_factory=dict)
     load_seconds: float = 0.0
     version: str = ""
-    path: str | None = None
 
     @property
     def triple_count(self) -> int:
@@ -322,6 +321,6 @@ def build_store(config: Mapping[str, Any], path: str | None = None) -> Knowledge
         store.bulk_load(ready.ntriples[name], format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(name))
     if path:
         store.flush()
-    kg = KnowledgeGraph(store, dict(ready.counts), time.perf_counter() - started, ready.version, path)
+    kg = KnowledgeGraph(store, dict(ready.counts), time.perf_counter() - started, ready.version)
     log.info("loaded %d triples in %d graphs in %.2f s", kg.triple_count, len(kg.triples_per_graph), kg.load_seconds)
     return kg
