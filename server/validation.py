@@ -194,13 +194,15 @@ def _results(report: Graph, data: Graph, shapes: Graph) -> list[Result]:
     return results
 
 
-def validate_graph(data: Graph, shapes: Graph, ontology: Graph) -> Report:
+def validate_graph(data: Graph, shapes: Graph, ontology: Graph, inferences: Graph | None = None) -> Report:
     """Validate ``data`` with ``ontology`` and its OWL RL closure against ``shapes``.
 
+    ``inferences``, when the caller already has the closure of ontology and
+    data, is used instead of computing it again.
     Raises InconsistentGraph when the closure finds a contradiction.
     """
     combined = loading.union([ontology, data])
-    combined += reasoning.infer(combined)
+    combined += reasoning.infer(combined) if inferences is None else inferences
     _conforms, report_graph, _text = pyshacl.validate(
         combined,
         shacl_graph=shapes,
@@ -248,7 +250,10 @@ def refuse_invalid(config: Mapping[str, Any]) -> None:
     if key in _ACCEPTED:
         return
     per_file = {path: loading.union(loading.read_file(path).values()) for path in files}
-    report = validate_graph(loading.union(per_file.values()), *schema(config))
+    # The store is filled from loading.assembled next: compute its closure once, here, and validate with it.
+    name = loading.INFERENCES_GRAPH
+    inferred = loading.parse_bytes(loading.assembled(config).ntriples[str(name)], "nt", "inferences", name)
+    report = validate_graph(loading.union(per_file.values()), *schema(config), inferences=loading.union(inferred.values()))
     if report.conforms:
         _ACCEPTED.add(key)
         return
