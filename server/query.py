@@ -22,6 +22,7 @@ from .errors import (
     QueryTimeout,
     RemoteServiceFailed,
     ResultTooLarge,
+    ShiquanError,
 )
 from .vocab import PREFIXES, curie
 
@@ -242,13 +243,23 @@ def run(
     deadline = time.perf_counter() + timeout_s if timeout_s else None
     try:
         result = store.query(text, **kwargs)
-        return _read(result, max_rows, deadline, timeout_s)
     except SyntaxError as exc:  # pyoxigraph: "error at 1:7: expected …"
         _refuse_update(text, exc)
+    # pyoxigraph's results may only be dropped in the thread that made them. An exception raised while reading
+    # keeps the reading frames, and with them the result, alive until the garbage collector frees them, maybe in
+    # another thread; so the exception leaves without its traceback, after this thread has dropped the result.
+    error: Exception
+    try:
+        return _read(result, max_rows, deadline, timeout_s)
     except OSError as exc:  # raised while evaluating: only a SERVICE call does I/O beyond the store
-        if _SERVICE.search(text):
-            raise RemoteServiceFailed(f"a SERVICE call failed: {exc}") from exc
-        raise
+        if not _SERVICE.search(text):
+            raise
+        error = RemoteServiceFailed(f"a SERVICE call failed: {exc}")
+    except ShiquanError as exc:
+        error = exc.with_traceback(None)
+    finally:
+        del result
+    raise error
 
 
 def _read(result, max_rows: int | None, deadline: float | None, timeout_s: float | None) -> Answer:

@@ -110,3 +110,31 @@ def test_default_graph_is_the_union_of_all_graphs(kg):
 def test_table_aligns_chinese_text(kg):
     text = query.table(query.run(kg.store, LABEL))
     assert text.splitlines()[0] == "l" and "专利奖励@zh" in text and text.endswith("(2 rows)")
+
+
+def test_a_failed_read_leaves_no_engine_result_for_another_thread_to_drop(kg):
+    # pyoxigraph results may only be dropped in their own thread; an error must not carry one elsewhere.
+    import gc
+    import sys
+    import threading
+
+    caught: list = []
+
+    def read_too_much():
+        try:
+            query.run(kg.store, "SELECT * WHERE { ?s ?p ?o }", max_rows=5)
+        except ResultTooLarge as exc:
+            caught.append(exc)
+
+    worker = threading.Thread(target=read_too_much)
+    worker.start()
+    worker.join()
+    assert len(caught) == 1
+    unraisable: list = []
+    previous, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        caught.clear()
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert [str(u.exc_value) for u in unraisable] == []
