@@ -11,8 +11,11 @@ from flask import Flask
 from . import config, pool
 
 
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    """The Flask app over a freshly loaded store. Raises BadInput and InconsistentGraph for bad data."""
+def create_app(overrides: Mapping[str, Any] | None = None, progress=None) -> Flask:
+    """The Flask app over a freshly loaded store; ``progress`` (a ``loading.Progress``) is told how loading goes.
+
+    Raises BadInput and InconsistentGraph for bad data.
+    """
     from . import web
     from .web import download, health, pages, sparql, validate
 
@@ -22,7 +25,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(overrides or {})
     app.config.update(config.normalise(app.config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
-    runtime = pool.Runtime(app.config)
+    runtime = pool.Runtime(app.config, progress)
     app.extensions["shiquan"] = runtime
     atexit.register(runtime.close)
     for bp in (sparql.bp, download.bp, pages.bp, validate.bp, health.bp):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+import pyoxigraph as ox
 from rdflib import RDF
 
 from . import config, docs, loading, query, remote, validation
@@ -29,21 +30,41 @@ def main() -> None:
     """Shiquan: a knowledge graph of fiscal power and expenditure responsibility division plans."""
 
 
+PROGRESS = click.option("--progress/--no-progress", default=None, help="Show progress on standard error (default: on a terminal).")
+
+
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(loading.FORMAT_NAMES), help="RDF format of FILES (default: by extension).")
 @click.option("--output", type=click.Choice(["text", "turtle", "json"]), default="text", show_default=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True, help="Language of messages and labels.")
-def validate(files: tuple[Path, ...], fmt: str | None, output: str, lang: str) -> None:
+@click.option("--engine", type=click.Choice(["sparql", "pyshacl"]), default="sparql", show_default=True,
+              help="sparql: the shapes compiled to SPARQL on the embedded store (millions of triples); "
+                   "pyshacl: pySHACL over owlrl's closure, the reference (thousands).")
+@PROGRESS
+def validate(files: tuple[Path, ...], fmt: str | None, output: str, lang: str, engine: str, progress: bool | None) -> None:
     """Validate FILES (default: the project's data) against the SHACL shapes, after OWL RL inference.
 
+    Both engines give the same results (tests/test_shacl_engine.py checks it).
     Exit 0 when the data conforms (warnings allowed), 1 on violations, 2 on unusable input.
     """
-    settings = config.settings()
+    settings = config.settings({"DATA_PATHS": [str(f) for f in files]} if files else None)
+    bar = _bar(progress)
     try:
-        report = validation.validate_paths([str(f) for f in files], settings, fmt)
+        if engine == "pyshacl":
+            report = validation.validate_paths(settings["DATA_PATHS"], settings, fmt)
+        else:
+            from . import shacl
+
+            kg = loading.build_store(settings, progress=bar, fmt=fmt)
+            report = shacl.validate_store(kg.store, validation.schema(settings)[0], progress=validation.shapes_progress(bar))
+            if report.conforms and fmt is None:
+                validation.record_conformance(kg, settings)
     except ShiquanError as exc:
         _fail(exc)
+    finally:
+        if bar is not None:
+            bar.close()
     if output == "turtle":
         click.echo(report.turtle(), nl=False)
     elif output == "json":
@@ -51,6 +72,12 @@ def validate(files: tuple[Path, ...], fmt: str | None, output: str, lang: str) -
     else:
         click.echo(report.text(lang), nl=False)
     sys.exit(0 if report.conforms else 1)
+
+
+def _bar(enabled: bool | None):
+    from . import progress
+
+    return progress.bar(enabled)
 
 
 QUERY_OUTPUTS = ["table", "json", "csv", "tsv", "xml", "turtle", "ntriples", "jsonld", "rdfxml"]
@@ -81,11 +108,12 @@ def query_command(source, output: str, data_paths: tuple[Path, ...]) -> None:
 @click.option("--host", envvar="SHIQUAN_HOST", default=config.Defaults.HOST, show_default=True, help="Address to bind.")
 @click.option("--port", envvar="SHIQUAN_PORT", type=click.IntRange(0, 65535), default=config.Defaults.PORT, show_default=True)
 @click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders to serve (repeatable; default: the project's data). Env: SHIQUAN_DATA_PATHS.")
-@click.option("--store", "store", envvar="SHIQUAN_STORE_PATH", metavar="DIR|URL", help="Folder for the on-disk store (rebuilt at start; default: a temporary folder), or the URL of a remote SPARQL endpoint to serve instead (see `shiquan load`).")
+@click.option("--store", "store", envvar="SHIQUAN_STORE_PATH", metavar="DIR|URL", help="Folder for an on-disk store (rebuilt at start; default: the store is held in memory, shared by the workers), or the URL of a remote SPARQL endpoint to serve instead (see `shiquan load`).")
 @click.option("--workers", envvar="SHIQUAN_WORKERS", type=click.IntRange(1, 64), default=config.Defaults.WORKERS, show_default=True, help="Query worker processes.")
 @click.option("--threads", envvar="SHIQUAN_THREADS", type=click.IntRange(1, 256), default=16, show_default=True, help="HTTP threads.")
 @click.option("--no-validate", is_flag=True, help="Load data even when it violates the shapes.")
 @click.option("--service-allowlist", "allowlist", multiple=True, metavar="URL", help="An endpoint queries may call with SERVICE (repeatable). Env: SHIQUAN_SERVICE_ALLOWLIST, space-separated.")
+@PROGRESS
 def serve(
     host: str,
     port: int,
@@ -95,6 +123,7 @@ def serve(
     threads: int,
     no_validate: bool,
     allowlist: tuple[str, ...],
+    progress: bool | None,
 ) -> None:
     """Serve the SPARQL endpoint, query page and linked-data pages with waitress."""
     import logging
@@ -115,10 +144,14 @@ def serve(
         overrides["STORE_URL" if remote.is_url(store) else "STORE_PATH"] = store
     if allowlist:
         overrides["SERVICE_ALLOWLIST"] = list(allowlist)
+    bar = _bar(progress)
     try:
-        app = create_app(overrides)
+        app = create_app(overrides, bar)
     except ShiquanError as exc:
         _fail(exc)
+    finally:
+        if bar is not None:
+            bar.close()
     runtime = app.extensions["shiquan"]
     try:
         assets.install(app.config)
@@ -146,22 +179,24 @@ def serve(
 @click.option("--store", "url", required=True, metavar="URL", help="SPARQL 1.1 Update endpoint of the store, credentials in the URL when it needs them (http://user:password@host/sparql-auth).")
 @click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders (repeatable; default: the project's data).")
 @click.option("--no-validate", is_flag=True, help="Load data even when it violates the shapes.")
-def load_command(url: str, data_paths: tuple[Path, ...], no_validate: bool) -> None:
+@PROGRESS
+def load_command(url: str, data_paths: tuple[Path, ...], no_validate: bool, progress: bool | None) -> None:
     """Replace the ontology, data and OWL RL inferences in a remote SPARQL store, one named graph each."""
     overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
     settings = config.settings(overrides)
+    bar = _bar(progress)
     try:
+        kg = loading.build_store(settings, progress=bar)
         if not no_validate:
-            validation.refuse_invalid(settings)
-        ready = loading.assembled(settings)
-        remote.replace_graphs(url, ready.ntriples)
+            validation.refuse_invalid_store(kg, settings, bar)
+        graphs = {name: kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name)) for name in kg.triples_per_graph}
+        remote.replace_graphs(url, graphs)
     except ShiquanError as exc:
         _fail(exc)
-    click.echo(
-        f"shiquan: loaded {sum(ready.counts.values())} triples in {len(ready.counts)} graphs "
-        f"into {remote.Endpoint.parse(url).url}",
-        err=True,
-    )
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(f"shiquan: loaded {kg.triple_count} triples in {len(graphs)} graphs into {remote.Endpoint.parse(url).url}", err=True)
 
 
 def _stop(signum, frame) -> None:
@@ -182,8 +217,8 @@ def assets_command() -> None:
 
 
 @main.command(name="extract")
-@click.argument("plan_text", type=click.Path(path_type=Path, exists=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Turtle file to write (default: standard output).")
+@click.argument("plan_texts", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Turtle file to write (default: standard output); with several texts, a folder, one PLAN.ttl per text.")
 @click.option("--strict", is_flag=True, help="Exit 1 when a sentence of the main content became no assignment.")
 @click.option("--document-number", help="文号, when the text lacks it (e.g. 东政办〔2024〕96号).")
 @click.option("--title", help="The plan's title, when the text lacks it.")
@@ -193,35 +228,59 @@ def assets_command() -> None:
 @click.option("--level-pair", help="Levels divided between, e.g. 市与县区, 省与市县, 中央与地方.")
 @click.option("--field", help="Policy field, e.g. 知识产权.")
 @click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Graph of existing matters and plans to reuse (default: the project's data).")
-def extract_command(plan_text: Path, output: Path | None, strict: bool, data_paths: tuple[Path, ...], **overrides) -> None:
-    """Read a plan's text (UTF-8 or GB18030) and write it as a graph in the Shiquan vocabulary.
+@PROGRESS
+def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: bool, data_paths: tuple[Path, ...], progress: bool | None, **overrides) -> None:
+    """Read plan texts (UTF-8 or GB18030) and write each as a graph in the Shiquan vocabulary.
 
     Prints every sentence of the main content that became no assignment (FILE:LINE) on standard error.
-    Exit 0, 1 with --strict when a sentence is left over, 2 for text that cannot be read as a plan.
+    With several texts, each is extracted on its own (the options apply to all of them) into the folder
+    given with -o, and a text that cannot be read as a plan does not stop the others.
+    Exit 0, 1 with --strict when a sentence is left over, 2 when a text cannot be read as a plan.
     """
     from . import extract
 
+    if len(plan_texts) > 1 and (output is None or output.is_file()):
+        _fail(BadInput("with several plan texts, give -o a folder to write one PLAN.ttl per text"))
     settings = config.settings({"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None)
     try:
-        try:
-            raw = plan_text.read_bytes()
-        except OSError as exc:
-            raise BadInput(f"cannot read: {exc.strerror}", str(plan_text)) from exc
-        text = extract.read_text(raw)
         known = loading.union(loading.read_paths(settings["DATA_PATHS"]).values())
-        result = extract.extract(text, known=known, overrides={k: v for k, v in overrides.items() if v})
     except ShiquanError as exc:
         _fail(exc)
-    turtle = result.graph.serialize(format="turtle")
-    if output is None:
-        click.echo(turtle, nl=False)
-    else:
-        output.write_text(turtle, encoding="utf-8")
-    assignments = len(set(result.graph.subjects(RDF.type, SQ.Assignment)))
-    click.echo(f"shiquan: {plan_text}: {assignments} assignments of {result.plan}", err=True)
-    for line, sentence in result.uncovered:
-        click.echo(f"{plan_text}:{line}: no assignment: {sentence}", err=True)
-    if strict and result.uncovered:
+    given = {k: v for k, v in overrides.items() if v}
+    bar = _bar(progress) if len(plan_texts) > 1 else None
+    failed = leftover = False
+    for done, plan_text in enumerate(plan_texts):
+        if bar is not None:
+            bar("extracting plans", done, len(plan_texts))
+        try:
+            try:
+                raw = plan_text.read_bytes()
+            except OSError as exc:
+                raise BadInput(f"cannot read: {exc.strerror}", str(plan_text)) from exc
+            result = extract.extract(extract.read_text(raw), known=known, overrides=given)
+        except ShiquanError as exc:
+            named = str(exc) if str(plan_text) in str(exc) else f"{plan_text}: {exc}"
+            click.echo(f"shiquan: {named}", err=True)
+            failed = True
+            continue
+        turtle = result.graph.serialize(format="turtle")
+        if output is None:
+            click.echo(turtle, nl=False)
+        else:
+            target = output / (plan_text.name.split(".")[0] + ".ttl") if len(plan_texts) > 1 else output
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(turtle, encoding="utf-8")
+        assignments = len(set(result.graph.subjects(RDF.type, SQ.Assignment)))
+        click.echo(f"shiquan: {plan_text}: {assignments} assignments of {result.plan}", err=True)
+        for line, sentence in result.uncovered:
+            click.echo(f"{plan_text}:{line}: no assignment: {sentence}", err=True)
+        leftover = leftover or bool(result.uncovered)
+    if bar is not None:
+        bar("extracting plans", len(plan_texts), len(plan_texts))
+        bar.close()
+    if failed:
+        sys.exit(2)
+    if strict and leftover:
         sys.exit(1)
 
 

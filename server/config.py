@@ -22,12 +22,13 @@ class Defaults:
     QUERIES_DIR = str(PROJECT_ROOT / "queries")
     # Refuse, at start, data that violates the shapes (naming the files); False loads it anyway.
     VALIDATE_ON_LOAD = True
-    # Folder of the on-disk Oxigraph store, rebuilt at start; None: a temporary folder (or memory when WORKERS is 0).
+    # Folder of an on-disk Oxigraph store, rebuilt at start, that each worker opens read-only; None: the store is
+    # held in memory by a keeper process, and the workers are forked from it, sharing its memory.
     STORE_PATH: str | None = None
     # URL of a remote SPARQL 1.1 endpoint to serve instead of the embedded store (credentials may be in the URL);
     # queries are checked and limited here, then forwarded. None: the embedded store.
     STORE_URL: str | None = None
-    # Query worker processes; each opens the store read-only. 0 runs queries in the request thread (tests only:
+    # Query worker processes. 0 runs queries in the request thread (tests only:
     # the time limit is then checked between rows and cannot stop a long aggregate).
     WORKERS = 2
     # Seconds a query may run before its worker is stopped and the client gets 503.
@@ -43,6 +44,10 @@ class Defaults:
     SERVICE_ALLOWLIST: list[str] = []
     # Seconds one SERVICE call may take: calls are relayed through this server, which stops them at this limit.
     SERVICE_TIMEOUT_S = 5.0
+    # Folder where the verdicts of datasets that passed the shapes are kept (a file named by a hash of the data,
+    # ontology, shapes and engine), so that a start on data validated before skips the check; None:
+    # ~/.cache/shiquan/validated. An empty string keeps no verdicts.
+    VALIDATED_DIR: str | None = None
     # Folder for downloaded front-end assets (the YASGUI build); None: ~/.cache/shiquan/assets.
     ASSETS_DIR: str | None = None
     # Address `shiquan serve` binds to.

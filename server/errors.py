@@ -35,7 +35,7 @@ class BadInput(ShiquanError):
         if line is not None:
             where = f"{where}:{line}" if where else f"line {line}"
         super().__init__(f"{where}: {message}" if where else message)
-        self.source, self.line = source, line
+        self.message, self.source, self.line = message, source, line
 
 
 class Forbidden(ShiquanError):

@@ -7,22 +7,26 @@ files share ``graph/ontology``; OWL RL inferences go to ``graph/inferences``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import re
+import subprocess
+import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, Node, URIRef
+from rdflib import Graph, URIRef
 
 from . import reasoning
-from .errors import BadInput
+from .errors import BadInput, ShiquanError
+from .terms import to_rdflib  # noqa: F401  (loading.to_rdflib is used across the project)
 from .vocab import PREFIXES, graph_name
 
 log = logging.getLogger(__name__)
@@ -58,8 +62,6 @@ PARSERS = {
     "json-ld": ox.RdfFormat.JSON_LD,
     "xml": ox.RdfFormat.RDF_XML,
 }
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 ONTOLOGY_GRAPH = graph_name("ontology")
 INFERENCES_GRAPH = graph_name("inferences")
@@ -106,20 +108,6 @@ def _xml_error_line(data: bytes) -> int | None:
     return None
 
 
-def to_rdflib(term: Any) -> Node:
-    """The rdflib term for a pyoxigraph term (xsd:string literals become plain literals, as rdflib parses them)."""
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language)
-        datatype = term.datatype.value
-        return Literal(term.value) if datatype == XSD_STRING else Literal(term.value, datatype=URIRef(datatype))
-    raise ValueError(f"RDF-star triple terms are not supported: {term}")
-
-
 def parse_bytes(data: bytes, fmt: str, source: str, default_graph: URIRef) -> dict[URIRef, Graph]:
     """Parse RDF ``data`` in format ``fmt`` (a name of FORMAT_NAMES) into named graphs.
 
@@ -149,13 +137,48 @@ def parse_bytes(data: bytes, fmt: str, source: str, default_graph: URIRef) -> di
             if graph is None:
                 graph = graphs[key] = Graph(identifier=key)
             graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
-    except SyntaxError as exc:  # pyoxigraph: "Parser error at line 3 column 2: …", lineno set
-        message = re.sub(r"^Parser error at line \d+( between columns \d+ and \d+| column \d+)?: ", "", exc.msg)
-        line = exc.lineno if exc.lineno is not None or fmt != "xml" else _xml_error_line(data)
-        raise BadInput(f"syntax error: {message}", source, line) from exc
-    except ValueError as exc:
-        raise BadInput(str(exc), source) from exc
+    except (SyntaxError, ValueError) as exc:
+        raise _bad_rdf(exc, fmt, source, lambda: data) from exc
     return graphs
+
+
+def _bad_rdf(exc: Exception, fmt: str, source: str, data: Callable[[], bytes]) -> BadInput:
+    """The BadInput for a pyoxigraph parse error of ``source``, with the line it stopped at.
+
+    ``data`` gives the bytes, read only when the parser's message needs them
+    (an encoding error, or RDF/XML, whose errors carry no line).
+    """
+    if isinstance(exc, SyntaxError):  # pyoxigraph: "Parser error at line 3 column 2: …", lineno set
+        message = re.sub(r"^Parser error at line \d+( between columns \d+ and \d+| column \d+)?: ", "", exc.msg)
+        line = exc.lineno if exc.lineno is not None or fmt != "xml" else _xml_error_line(data())
+        return BadInput(f"syntax error: {message}", source, line)
+    raw = data()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return BadInput(f"not UTF-8 (byte {bad.start})", source, raw[: bad.start].count(b"\n") + 1)
+    return BadInput(str(exc), source)
+
+
+def load_bytes(store: ox.Store, data: bytes, fmt: str, source: str, graph: URIRef) -> None:
+    """Parse RDF ``data`` strictly into ``store``: triples to ``graph``, quads to their own graphs.
+
+    Nothing is fetched (remote JSON-LD contexts are refused). Raises BadInput
+    naming ``source`` and the line the parser stopped at.
+    """
+    if fmt == "json-ld":
+        parse_bytes(data, fmt, source, graph)  # refuses remote contexts, names JSON errors
+    try:
+        store.load(data, format=PARSERS[fmt], base_iri=str(graph), to_graph=ox.NamedNode(str(graph)))
+    except (SyntaxError, ValueError) as exc:
+        raise _bad_rdf(exc, fmt, source, lambda: data) from exc
+
+
+def infer_in(store: ox.Store, config: Mapping[str, Any], progress: Progress | None = None) -> int:
+    """Add the OWL RL inferences of everything in ``store`` to its inferences graph (see :func:`reasoning.materialise`)."""
+    ontology_files = rdf_files([config["ONTOLOGY_DIR"]])
+    rules = _rules(config["ONTOLOGY_DIR"], fingerprint(ontology_files))
+    return reasoning.materialise(store, rules, ox.NamedNode(str(INFERENCES_GRAPH)), progress)
 
 
 def read_file(path: Path, fmt: str | None = None, graph: URIRef | None = None) -> dict[URIRef, Graph]:
@@ -167,12 +190,17 @@ def read_file(path: Path, fmt: str | None = None, graph: URIRef | None = None) -
     """
     fmt = format_for(path, fmt)
     if graph is None:
-        graph = graph_name(re.sub(r"[^a-z0-9]+", "-", path.name.split(".")[0].lower()).strip("-") or "data")
+        graph = default_graph(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read: {exc.strerror}", str(path)) from exc
     return parse_bytes(data, fmt, str(path), graph)
+
+
+def default_graph(path: Path) -> URIRef:
+    """The named graph for the triples of ``path``: ``graph/{file stem}``, lower-cased, other characters as hyphens."""
+    return graph_name(re.sub(r"[^a-z0-9]+", "-", path.name.split(".")[0].lower()).strip("-") or "data")
 
 
 def rdf_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -239,12 +267,17 @@ def union(graphs: Iterable[Graph]) -> Graph:
 
 @dataclass
 class KnowledgeGraph:
-    """The embedded store and what was loaded into it."""
+    """The embedded store and what was loaded into it.
+
+    ``sources`` names, for each graph filled from files, the files that state
+    its triples (the ontology graph and quad files' graphs included).
+    """
 
     store: ox.Store
     triples_per_graph: dict[str, int] = field(default_factory=dict)
     load_seconds: float = 0.0
     version: str = ""
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def triple_count(self) -> int:
@@ -260,6 +293,12 @@ class Assembled:
     version: str
 
 
+Progress = Callable[[str, int, int], None]
+"""Told ``(stage, done, total)`` as a long job advances."""
+
+# From this many bytes of input on, files are checked strictly in another process while the store loads them
+# leniently: the parse errors are the same, and the load takes the time of the slower of the two, not the sum.
+PARALLEL_CHECK_BYTES = 32 * 1024 * 1024
 _CACHE: dict[tuple, Assembled] = {}
 
 
@@ -267,60 +306,172 @@ def _inputs(config: Mapping[str, Any]) -> list[Path]:
     return rdf_files([config["ONTOLOGY_DIR"]]) + rdf_files(config["DATA_PATHS"])
 
 
-def assemble(config: Mapping[str, Any]) -> dict[URIRef, Graph]:
-    """Ontology, data and OWL RL inferences as named graphs, ready for a store.
-
-    Raises BadInput for unreadable files and InconsistentGraph when the
-    closure finds a contradiction.
-    """
-    graphs: dict[URIRef, Graph] = {ONTOLOGY_GRAPH: read_ontology(config)}
-    merge_into(graphs, read_paths(config["DATA_PATHS"]))
-    graphs[INFERENCES_GRAPH] = reasoning.infer(union(graphs.values()))
-    return graphs
-
-
 def fingerprint(files: list[Path]) -> tuple:
     """What identifies the current contents of ``files`` without reading them: paths, sizes, modification times."""
     return tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 
-def assembled(config: Mapping[str, Any]) -> Assembled:
-    """:func:`assemble`, serialised, and kept for as long as no input file changes.
+def version_of(files: list[Path]) -> str:
+    """A hash of the files' names and bytes: it changes exactly when the data does. Raises BadInput."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.name).encode() + b"\0")
+        try:
+            with path.open("rb") as stream:
+                while chunk := stream.read(1 << 24):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise BadInput(f"cannot read: {exc.strerror}", str(path)) from exc
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
-    The version is a hash of the input files' bytes, so it changes exactly when
-    the data does. Raises BadInput and InconsistentGraph.
+
+def check_file(path: Path, graph: str, fmt: str | None = None) -> list[str]:
+    """Parse ``path`` (in ``fmt``, else by extension) strictly, and return the graphs its triples go to (``graph``
+    by default).
+
+    Raises BadInput naming the file and line of the first error.
     """
-    files = _inputs(config)
-    key = fingerprint(files)
-    if key not in _CACHE:
-        digest = hashlib.sha256()
-        for path in files:
-            digest.update(str(path.name).encode() + b"\0" + path.read_bytes() + b"\0")
-        graphs = assemble(config)
-        _CACHE.clear()
-        _CACHE[key] = Assembled(
-            {str(name): graph.serialize(format="nt", encoding="utf-8") for name, graph in graphs.items()},
-            {str(name): len(graph) for name, graph in graphs.items()},
-            digest.hexdigest()[:16],
-        )
-    return _CACHE[key]
+    fmt = format_for(path, fmt)
+    if fmt == "json-ld":
+        parse_bytes(path.read_bytes(), fmt, str(path), URIRef(graph))  # refuses remote contexts, names JSON errors
+    graphs: set[str] = set()
+    try:
+        for quad in ox.parse(path=str(path), format=PARSERS[fmt], base_iri=graph):
+            graphs.add(quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else graph)
+    except (SyntaxError, ValueError) as exc:
+        raise _bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
+    except OSError as exc:
+        raise BadInput(f"cannot read: {exc.strerror}", str(path)) from exc
+    return sorted(graphs)
 
 
-def build_store(config: Mapping[str, Any], path: str | None = None) -> KnowledgeGraph:
-    """Load the ontology, the data and the OWL RL inferences into a store.
+def check_files(plan: list[tuple[Path, str, str | None]]) -> dict[str, list[str]]:
+    """:func:`check_file` for each (file, default graph, format); returns file → graphs. Raises BadInput at the first
+    error."""
+    return {str(path): check_file(path, graph, fmt) for path, graph, fmt in plan}
 
-    The store is in memory, or on disk at ``path`` (emptied first).
-    Raises BadInput and InconsistentGraph (see :func:`assemble`).
+
+def _check_elsewhere(plan: list[tuple[Path, str, str | None]]) -> subprocess.Popen:
+    """Start :func:`check_files` in a new Python process (read its answer with :func:`_checked`)."""
+    code = "from server.loading import _check_main; _check_main()"
+    argument = json.dumps([[str(path), graph, fmt] for path, graph, fmt in plan])
+    return subprocess.Popen([sys.executable, "-c", code, argument], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _check_main() -> None:
+    """The checking process: files, graphs and formats as JSON in argv[1]; prints file → graphs and the files'
+    version, or the BadInput, as JSON."""
+    plan = [(Path(path), graph, fmt) for path, graph, fmt in json.loads(sys.argv[1])]
+    try:
+        answer = {"graphs": check_files(plan), "version": version_of([path for path, _graph, _fmt in plan])}
+    except BadInput as exc:
+        answer = {"error": [exc.message, exc.source, exc.line]}
+    sys.stdout.write(json.dumps(answer))
+
+
+def _checked(process: subprocess.Popen) -> tuple[dict[str, list[str]], str]:
+    """What the checking process found: file → graphs, and the files' version. Raises its BadInput, or
+    ShiquanError when it failed otherwise."""
+    out, err = process.communicate()
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        raise ShiquanError(f"checking the files failed: {err.decode('utf-8', 'replace').strip()[-500:]}") from None
+    if "error" in answer:
+        raise BadInput(*answer["error"])
+    return answer["graphs"], answer["version"]
+
+
+@functools.lru_cache(maxsize=4)
+def _rules(ontology_dir: str, _fingerprint: tuple) -> reasoning.Rules:
+    return reasoning.rules(read_ontology({"ONTOLOGY_DIR": ontology_dir}))
+
+
+def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None = None, fmt: str | None = None) -> KnowledgeGraph:
+    """Load the ontology and data files of ``config`` into ``store``, and their OWL RL inferences.
+
+    The data files are read in format ``fmt`` when given, else by extension.
+    Each file goes to its graph (see the module docstring). Every file is
+    parsed strictly (in another process, at the same time as the load, from
+    PARALLEL_CHECK_BYTES on), so a bad file is refused with its name and
+    line. Raises BadInput for unreadable or bad files, InconsistentGraph when
+    the inferences contradict the ontology.
     """
     started = time.perf_counter()
-    ready = assembled(config)
+    tell = progress or (lambda stage, done, total: None)
+    ontology_files = rdf_files([config["ONTOLOGY_DIR"]])
+    files = ontology_files + rdf_files(config["DATA_PATHS"])
+    plan = [
+        (path, str(ONTOLOGY_GRAPH), None) if path in ontology_files else (path, str(default_graph(path)), fmt)
+        for path in files
+    ]
+    for path, _graph, given in plan:
+        format_for(path, given)
+    size = sum(path.stat().st_size for path in files)
+    checking = _check_elsewhere(plan) if size >= PARALLEL_CHECK_BYTES else None
+    try:
+        if checking is None:
+            graphs_of, version = check_files(plan), version_of(files)
+        for done, (path, graph, given) in enumerate(plan, 1):
+            tell("loading files", done - 1, len(plan))
+            name = format_for(path, given)
+            try:
+                store.load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph), lenient=True)
+            except (SyntaxError, ValueError) as exc:
+                raise _bad_rdf(exc, name, str(path), path.read_bytes) from exc
+        tell("loading files", len(plan), len(plan))
+        if checking is not None:
+            graphs_of, version = _checked(checking)
+    finally:
+        if checking is not None and checking.poll() is None:
+            checking.kill()
+            checking.communicate()
+    sources: dict[str, list[str]] = {}
+    for path, graphs in graphs_of.items():
+        for graph in graphs:
+            sources.setdefault(graph, []).append(path)
+    infer_in(store, config, tell)
+    counts = {row[0].value: int(row[1].value) for row in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")}
+    kg = KnowledgeGraph(store, counts, time.perf_counter() - started, version, {g: tuple(p) for g, p in sources.items()})
+    log.info("loaded %d triples in %d graphs in %.2f s", kg.triple_count, len(counts), kg.load_seconds)
+    return kg
+
+
+def build_store(config: Mapping[str, Any], path: str | None = None, progress: Progress | None = None,
+                fmt: str | None = None) -> KnowledgeGraph:
+    """Load the ontology, the data and the OWL RL inferences into a new store (see :func:`fill`).
+
+    The store is in memory, or on disk at ``path``, emptied first and emptied
+    again when loading fails, so that no half-loaded store is left behind.
+    Raises as :func:`fill`.
+    """
     store = ox.Store(path) if path else ox.Store()
     if path:
         store.clear()
-    for name in sorted(ready.ntriples):
-        store.bulk_load(ready.ntriples[name], format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(name))
+    try:
+        kg = fill(store, config, progress, fmt)
+    except BaseException:
+        if path:
+            store.clear()
+        raise
     if path:
         store.flush()
-    kg = KnowledgeGraph(store, dict(ready.counts), time.perf_counter() - started, ready.version)
-    log.info("loaded %d triples in %d graphs in %.2f s", kg.triple_count, len(kg.triples_per_graph), kg.load_seconds)
     return kg
+
+
+def assembled(config: Mapping[str, Any]) -> Assembled:
+    """The store :func:`build_store` fills, as N-Triples per graph, kept for as long as no input file changes.
+
+    Raises as :func:`fill`.
+    """
+    key = fingerprint(_inputs(config))
+    if key not in _CACHE:
+        kg = build_store(config)
+        _CACHE.clear()
+        _CACHE[key] = Assembled(
+            {name: kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name)) for name in kg.triples_per_graph},
+            dict(kg.triples_per_graph),
+            kg.version,
+        )
+    return _CACHE[key]

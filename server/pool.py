@@ -1,24 +1,29 @@
-"""Worker processes that run queries and validations on the read-only store, each under a time limit.
+"""Worker processes that run queries and validations on the store, each under a time limit.
 
-Each worker opens the on-disk Oxigraph store read-only and answers one job at a
-time over a pipe. A job over its time limit is stopped by killing its worker,
-and a worker that dies is replaced, so one request never holds the others up.
-With no workers (tests), jobs run in the calling thread on an open store.
+By default a keeper process loads the store into memory and forks the query
+workers from itself, so that they share its pages: millions of triples are held
+once, and a new worker is ready in milliseconds. With an on-disk store
+(STORE_PATH) each worker opens it read-only instead. A worker answers one job
+at a time over a pipe; a job over its time limit is stopped by killing its
+worker, and a worker that dies is replaced, so one request never holds the
+others up. With no workers (tests), jobs run in the calling thread on an open
+store.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import queue
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors
+from . import errors, loading
 from .errors import QueryTimeout, ShiquanError
 
 log = logging.getLogger(__name__)
@@ -60,10 +65,9 @@ def _answer_job(store, settings, *, text):
 
 def _validate_job(store, settings, *, data, fmt, source):
     """Validate RDF bytes against the shapes after OWL RL inference; returns a Report."""
-    from . import loading, validation
+    from . import validation
 
-    graphs = loading.parse_bytes(data, fmt, source, loading.graph_name("upload"))
-    return validation.validate_graph(loading.union(graphs.values()), *validation.schema(settings))
+    return validation.validate_bytes(data, fmt, source, settings)
 
 
 JOBS = {"query": _query_job, "answer": _answer_job, "validate": _validate_job}
@@ -74,10 +78,8 @@ def execute(store, settings: Mapping[str, Any], job: Job):
     return JOBS[job.name](store, settings, **job.args)
 
 
-def _worker_main(conn, store_path: str, settings: dict) -> None:
-    import pyoxigraph
-
-    store = pyoxigraph.Store.read_only(store_path)
+def _serve(conn, store, settings: dict) -> None:
+    """Answer jobs from ``conn`` on ``store`` until the other end closes."""
     conn.send(("ready", None))
     while True:
         try:
@@ -92,7 +94,15 @@ def _worker_main(conn, store_path: str, settings: dict) -> None:
             conn.send(("crash", traceback.format_exc()))
 
 
+def _worker_main(conn, store_path: str, settings: dict) -> None:
+    import pyoxigraph
+
+    _serve(conn, pyoxigraph.Store.read_only(store_path), settings)
+
+
 class _Worker:
+    """A worker process of its own, over the on-disk store at ``store_path``."""
+
     def __init__(self, store_path: str, settings: dict):
         self.retired = False
         self.conn, child = _CONTEXT.Pipe()
@@ -115,6 +125,150 @@ class _Worker:
         self.conn.close()
 
 
+def _keeper_main(conn, settings: dict) -> None:
+    """Load the store into memory, tell the parent, then fork a worker over it for each "fork" it sends.
+
+    Each fork's end of a new socket pair goes back to the parent with the
+    worker's pid (SCM_RIGHTS), so the worker talks to the parent directly.
+    """
+    import gc
+    import os
+    import signal
+    import socket
+
+    from . import loading, validation
+
+    try:
+        kg = loading.build_store(settings, progress=lambda stage, done, total: conn.send(("progress", (stage, done, total))))
+        if settings.get("VALIDATE_ON_LOAD", True):
+            validation.refuse_invalid_store(kg, settings, progress=lambda stage, done, total: conn.send(("progress", (stage, done, total))))
+    except ShiquanError as exc:
+        conn.send(("error", (type(exc).__name__, str(exc))))
+        return
+    except Exception:
+        conn.send(("crash", traceback.format_exc()))
+        return
+    conn.send(("ready", {"counts": kg.triples_per_graph, "version": kg.version, "load_seconds": kg.load_seconds}))
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers that end are reaped by the system
+    gc.collect()
+    gc.freeze()  # keep the loaded objects' pages shared with the workers
+    control = socket.socket(fileno=os.dup(conn.fileno()))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request != "fork":
+            return
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                control.close()
+                conn.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _serve(multiprocessing.connection.Connection(theirs.detach()), kg.store, settings)
+            finally:
+                os._exit(0)
+        theirs.close()
+        socket.send_fds(control, [pid.to_bytes(8, "big")], [ours.fileno()])
+        ours.close()
+
+
+class _ForkedProcess:
+    """A worker forked by the keeper: a child of the keeper, not of this process, so known by its pid alone."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def is_alive(self) -> bool:
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as stat:
+                return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        import os
+        import signal
+
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        while self.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+class Keeper:
+    """The process holding the store in memory; forks workers on request.
+
+    Raises what loading raises (BadInput, InconsistentGraph …) when the data
+    cannot be loaded. ``progress`` is told the loading's stages.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], progress=None):
+        self.conn, child = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(target=_keeper_main, args=(child, dict(settings)), daemon=True, name="shiquan-keeper")
+        self.process.start()
+        child.close()
+        self._lock = threading.Lock()
+        while True:
+            try:
+                kind, payload = self.conn.recv()
+            except EOFError:
+                self.close()
+                raise ShiquanError("the store process stopped while loading (out of memory?)") from None
+            if kind == "progress":
+                if progress is not None:
+                    progress(*payload)
+                continue
+            if kind == "ready":
+                self.counts, self.version, self.load_seconds = payload["counts"], payload["version"], payload["load_seconds"]
+                return
+            self.close()
+            _raise_from(kind, payload)
+
+    def fork(self) -> tuple[int, Any]:
+        """A new worker: its pid and a connection to it. Raises ShiquanError when the keeper is gone."""
+        import multiprocessing.connection
+        import os
+        import socket
+
+        with self._lock:
+            try:
+                self.conn.send("fork")
+                control = socket.socket(fileno=os.dup(self.conn.fileno()))
+                try:
+                    message, fds, _flags, _address = socket.recv_fds(control, 8, 1)
+                finally:
+                    control.close()
+            except OSError as exc:
+                raise ShiquanError(f"the store process cannot start a worker: {exc}") from exc
+        if len(message) != 8 or len(fds) != 1:
+            raise ShiquanError("the store process stopped")
+        return int.from_bytes(message, "big"), multiprocessing.connection.Connection(fds[0])
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+class _ForkedWorker(_Worker):
+    """A worker forked from the keeper's loaded store."""
+
+    def __init__(self, keeper: Keeper):
+        self.retired = False
+        pid, self.conn = keeper.fork()
+        self.process = _ForkedProcess(pid)
+
+
 def _raise_from(kind: str, payload) -> None:
     if kind == "error":
         name, message = payload
@@ -127,22 +281,22 @@ def _raise_from(kind: str, payload) -> None:
 
 
 class Pool:
-    """``size`` worker processes over the store at ``store_path``."""
+    """``size`` worker processes, each made by ``start`` (a _Worker over the on-disk store, or forked by the keeper)."""
 
-    def __init__(self, store_path: str, size: int, settings: Mapping[str, Any]):
-        self.store_path, self.settings = store_path, dict(settings)
+    def __init__(self, start: Callable[[], _Worker], size: int, settings: Mapping[str, Any]):
+        self.start, self.settings = start, dict(settings)
         self.idle: queue.Queue[_Worker] = queue.Queue()
         self.workers: set[_Worker] = set()
         self.size = size
         self.replaced = 0
         self._closed = False
         self._lock = threading.Lock()
-        workers = [_Worker(store_path, self.settings) for _ in range(size)]
+        workers = [start() for _ in range(size)]
         self.workers.update(workers)
         for worker in workers:
             if not worker.wait_ready(60):
                 self.close()
-                raise ShiquanError(f"a query worker could not open the store at {store_path}")
+                raise ShiquanError("a query worker could not start")
             self.idle.put(worker)
         threading.Thread(target=self._watch, daemon=True, name="shiquan-worker-watch").start()
 
@@ -161,7 +315,12 @@ class Pool:
             time.sleep(delay)
             if self._closed:
                 return
-            worker = _Worker(self.store_path, self.settings)
+            try:
+                worker = self.start()
+            except ShiquanError as exc:
+                log.error("cannot start a query worker: %s", exc)
+                self._replace(delay=5.0)
+                return
             with self._lock:
                 self.workers.add(worker)
             if worker.wait_ready(60) and not self._closed:
@@ -265,38 +424,47 @@ class Runtime:
     it from the request thread, and the workers, over an empty store, only validate.
     """
 
-    def __init__(self, settings: Mapping[str, Any]):
-        import shutil
+    def __init__(self, settings: Mapping[str, Any], progress: loading.Progress | None = None):
         import tempfile
 
-        from . import loading, remote
+        from . import remote
 
         self.settings = dict(settings)
         self._temporary: str | None = None
         self.remote: remote.RemoteStore | None = None
+        self.keeper: Keeper | None = None
         workers = int(settings["WORKERS"])
         url = remote.store_url(settings)
         path = None if url else settings.get("STORE_PATH")
-        if workers and not path:
-            path = self._temporary = tempfile.mkdtemp(prefix="shiquan-store-")
         try:
             if url:
+                if workers:
+                    path = self._temporary = tempfile.mkdtemp(prefix="shiquan-store-")
                 self._connect(url, path, workers)
                 return
+            if workers and not path:
+                self.keeper = Keeper(settings, progress)
+                self.counts, self.version, self.load_seconds = self.keeper.counts, self.keeper.version, self.keeper.load_seconds
+                self.pool: Pool | Inline = Pool(lambda: _ForkedWorker(self.keeper), workers, settings)
+                return
+            kg = loading.build_store(settings, path, progress)
             if settings.get("VALIDATE_ON_LOAD", True):
                 from . import validation
 
-                validation.refuse_invalid(settings)
-            kg = loading.build_store(settings, path)
+                try:
+                    validation.refuse_invalid_store(kg, settings, progress)
+                except BaseException:
+                    kg.store.clear()
+                    raise
             self.counts, self.version, self.load_seconds = kg.triples_per_graph, kg.version, kg.load_seconds
             if workers:
+                kg.store.flush()
                 del kg  # close the read-write handle: workers open the store read-only
-                self.pool: Pool | Inline = Pool(path, workers, settings)
+                self.pool = Pool(lambda: _Worker(path, self.settings), workers, settings)
             else:
                 self.pool = Inline(kg.store, settings)
         except BaseException:
-            if self._temporary:
-                shutil.rmtree(self._temporary, ignore_errors=True)
+            self.close()
             raise
 
     def _connect(self, url: str, path: str | None, workers: int) -> None:
@@ -312,7 +480,7 @@ class Runtime:
         log.info("serving the store at %s: %d triples in %d graphs", self.remote.url, self.triple_count, len(self.counts))
         if workers:
             pyoxigraph.Store(path).flush()
-            self.pool: Pool | Inline = Pool(path, workers, self.settings)
+            self.pool = Pool(lambda: _Worker(path, self.settings), workers, self.settings)
         else:
             self.pool = Inline(pyoxigraph.Store(), self.settings)
 
@@ -347,7 +515,11 @@ class Runtime:
     def close(self) -> None:
         import shutil
 
-        self.pool.close()
+        if getattr(self, "pool", None) is not None:
+            self.pool.close()
+        if self.keeper is not None:
+            self.keeper.close()
+            self.keeper = None
         if self._temporary:
             shutil.rmtree(self._temporary, ignore_errors=True)
             self._temporary = None

@@ -1,8 +1,16 @@
-"""SHACL validation with pySHACL after OWL RL inference; results as a ``Report``."""
+"""SHACL validation after OWL RL inference; results as a ``Report``.
+
+Two engines give the same results: the shapes compiled to SPARQL and run on
+the embedded store (:mod:`server.shacl`, used by default, fit for millions of
+triples), and pySHACL over owlrl's closure (:func:`validate_graph`, the
+reference, fit for thousands).
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -17,6 +25,8 @@ from rdflib.namespace import DCTERMS, SKOS
 from . import loading, reasoning
 from .errors import BadInput
 from .vocab import PREFIXES, SQ, curie
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -194,15 +204,15 @@ def _results(report: Graph, data: Graph, shapes: Graph) -> list[Result]:
     return results
 
 
-def validate_graph(data: Graph, shapes: Graph, ontology: Graph, inferences: Graph | None = None) -> Report:
-    """Validate ``data`` with ``ontology`` and its OWL RL closure against ``shapes``.
+def validate_graph(data: Graph, shapes: Graph, ontology: Graph) -> Report:
+    """Validate ``data`` with ``ontology`` and its OWL RL closure (by owlrl) against ``shapes``, with pySHACL.
 
-    ``inferences``, when the caller already has the closure of ontology and
-    data, is used instead of computing it again.
-    Raises InconsistentGraph when the closure finds a contradiction.
+    The reference the SPARQL engine of :mod:`server.shacl` is tested against;
+    fine for thousands of triples. Raises InconsistentGraph when the closure
+    finds a contradiction.
     """
     combined = loading.union([ontology, data])
-    combined += reasoning.infer(combined) if inferences is None else inferences
+    combined += reasoning.infer(combined)
     _conforms, report_graph, _text = pyshacl.validate(
         combined,
         shacl_graph=shapes,
@@ -233,34 +243,85 @@ def validate_paths(paths: list[str], config: Mapping[str, Any], fmt: str | None 
     return validate_graph(loading.union(graphs.values()), *schema(config))
 
 
-_ACCEPTED: set[tuple] = set()
+def validate_bytes(data: bytes, fmt: str, source: str, config: Mapping[str, Any]) -> Report:
+    """Validate uploaded RDF with the ontology and their OWL RL inferences, by the SPARQL engine.
+
+    Raises BadInput for RDF that cannot be read, InconsistentGraph when the
+    inferences contradict the ontology.
+    """
+    import pyoxigraph as ox
+
+    from . import shacl
+
+    store = ox.Store()
+    for path in loading.rdf_files([config["ONTOLOGY_DIR"]]):
+        loading.load_bytes(store, path.read_bytes(), loading.format_for(path), str(path), loading.ONTOLOGY_GRAPH)
+    loading.load_bytes(store, data, fmt, source, loading.graph_name("upload"))
+    loading.infer_in(store, config)
+    return shacl.validate_store(store, schema(config)[0])
 
 
-def refuse_invalid(config: Mapping[str, Any]) -> None:
-    """Refuse to load data that violates the shapes, naming each file at fault.
+def shapes_progress(progress: loading.Progress | None):
+    """The engine's progress callback (done, total, check) as a stage of ``progress``."""
+    if progress is None:
+        return None
+    return lambda done, total, _check: progress("checking shapes", done, total)
 
-    The data of DATA_PATHS is validated as a whole (a plan needs the registers
-    it refers to); a violation is laid at the door of every file that states
-    something about its focus node. Data that passed once is not validated
-    again while no file changes. Raises BadInput listing the files and their
+
+def _verdict_file(kg: loading.KnowledgeGraph, config: Mapping[str, Any]) -> Path | None:
+    """Where the verdict "this dataset conforms" is kept: named by a hash of the data and ontology (the store's
+    version), the shapes and the engine's code, so that any change to one of them asks for a new check."""
+    folder = config.get("VALIDATED_DIR")
+    if folder == "":
+        return None
+    digest = hashlib.sha256(kg.version.encode())
+    from . import reasoning, shacl
+
+    for path in [*loading.rdf_files([config["SHAPES_DIR"]]), Path(shacl.__file__), Path(reasoning.__file__)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return Path(folder or Path.home() / ".cache" / "shiquan" / "validated") / digest.hexdigest()[:32]
+
+
+def record_conformance(kg: loading.KnowledgeGraph, config: Mapping[str, Any]) -> None:
+    """Keep the verdict that ``kg``'s dataset conforms (see :func:`refuse_invalid_store`); a folder that cannot be
+    written only costs a check next time."""
+    verdict = _verdict_file(kg, config)
+    if verdict is None:
+        return
+    try:
+        verdict.parent.mkdir(parents=True, exist_ok=True)
+        verdict.write_text(f"{kg.version} conforms\n", encoding="utf-8")
+    except OSError as exc:
+        log.warning("cannot keep the validation verdict in %s: %s", verdict.parent, exc.strerror)
+
+
+def refuse_invalid_store(kg: loading.KnowledgeGraph, config: Mapping[str, Any], progress: loading.Progress | None = None) -> Report | None:
+    """Refuse to serve a store whose data violates the shapes, naming each file at fault.
+
+    The store's graphs are validated as a whole (a plan needs the registers it
+    refers to) with the SPARQL engine of :mod:`server.shacl`; a violation is laid
+    at the door of every file that states something about its focus node. A
+    dataset that conformed once (this or an earlier run, `shiquan validate`
+    included) is not checked again: its verdict is kept in VALIDATED_DIR, named
+    by a hash of everything the verdict depends on. Returns the report, or None
+    when the verdict was kept; raises BadInput listing the files and their
     first violations.
     """
-    files = loading.rdf_files(config["DATA_PATHS"])
-    key = loading.fingerprint(files)
-    if key in _ACCEPTED:
-        return
-    per_file = {path: loading.union(loading.read_file(path).values()) for path in files}
-    # The store is filled from loading.assembled next: compute its closure once, here, and validate with it.
-    name = loading.INFERENCES_GRAPH
-    inferred = loading.parse_bytes(loading.assembled(config).ntriples[str(name)], "nt", "inferences", name)
-    report = validate_graph(loading.union(per_file.values()), *schema(config), inferences=loading.union(inferred.values()))
+    from . import shacl
+
+    verdict = _verdict_file(kg, config)
+    if verdict is not None and verdict.exists():
+        log.info("the data conformed to the shapes before (%s): not checked again", verdict)
+        return None
+    report = shacl.validate_store(kg.store, schema(config)[0], progress=shapes_progress(progress))
     if report.conforms:
-        _ACCEPTED.add(key)
-        return
-    faults: dict[Path, list[Result]] = {}
+        record_conformance(kg, config)
+        return report
+    faults: dict[str, list[Result]] = {}
     for result in report.violations:
-        for path, graph in per_file.items():
-            if (result.focus_node, None, None) in graph:
+        found = kg.store.query(f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ {result.focus_node.n3()} ?p ?o }} }}")
+        for row in found:
+            for path in kg.sources.get(row[0].value, ()):
                 faults.setdefault(path, []).append(result)
     lines = []
     for path, results in sorted(faults.items()):

@@ -25,8 +25,22 @@ def normalised(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _verdicts_kept_apart(tmp_path_factory):
+    """Validation verdicts go to a folder of this session (the app and the commands read SHIQUAN_VALIDATED_DIR)."""
+    import os
+
+    before = os.environ.get("SHIQUAN_VALIDATED_DIR")
+    os.environ["SHIQUAN_VALIDATED_DIR"] = str(tmp_path_factory.mktemp("validated"))
+    yield
+    if before is None:
+        del os.environ["SHIQUAN_VALIDATED_DIR"]
+    else:
+        os.environ["SHIQUAN_VALIDATED_DIR"] = before
+
+
 @pytest.fixture(scope="session")
-def settings() -> dict:
+def settings(_verdicts_kept_apart) -> dict:
     return config.settings()
 
 
@@ -40,7 +54,8 @@ def kg(settings):
 def serving(app, threads: int = 8):
     """Serve ``app`` with waitress (as `shiquan serve` does) on a free loopback port; yields the base URL.
 
-    Stops in order: no new tasks, running ones finished, then every socket closed, which ends the loop.
+    Stops in order: no new tasks, running ones finished, then every socket closed by the loop's own thread (through
+    its trigger), which ends the loop.
     """
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
     thread = threading.Thread(target=server.run, daemon=True, name="test-waitress")
@@ -49,6 +64,10 @@ def serving(app, threads: int = 8):
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=10)
-        for channel in list(server._map.values()):
-            channel.close()
+
+        def close_all() -> None:  # run by the loop itself, so that it never selects on a closed socket
+            for channel in list(server._map.values()):
+                channel.close()
+
+        server.trigger.pull_trigger(close_all)
         thread.join(timeout=10)

@@ -181,3 +181,33 @@ def test_extract_text_that_is_no_plan_exits_2(runner, tmp_path):
 def test_extract_missing_file_exits_2(runner, tmp_path):
     result = runner.invoke(main, ["extract", str(tmp_path / "none.txt")])
     assert result.exit_code == 2 and "cannot read" in result.output
+
+
+def test_extract_many_texts_into_a_folder_with_progress(runner, tmp_path):
+    texts = [PLANS / "jiangbin-jiangzhengban-2025-4.txt", PLANS / "not-a-plan.txt", PLANS / "chengshui-chengzhengban-2025-21.txt"]
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["extract", *map(str, texts), "-o", str(out), "--progress"])
+    assert result.exit_code == 2, result.output  # the text that is no plan is reported, the others written
+    assert sorted(p.name for p in out.iterdir()) == ["chengshui-chengzhengban-2025-21.ttl", "jiangbin-jiangzhengban-2025-4.ttl"]
+    assert "extracting plans: 3 to do" in result.output and "extracting plans: done in" in result.output
+    assert f"{PLANS / 'not-a-plan.txt'}" in result.output
+
+
+def test_extract_many_texts_needs_a_folder(runner, tmp_path):
+    texts = [PLANS / "jiangbin-jiangzhengban-2025-4.txt", PLANS / "chengshui-chengzhengban-2025-21.txt"]
+    result = runner.invoke(main, ["extract", *map(str, texts)])
+    assert result.exit_code == 2 and "give -o a folder" in result.output
+
+
+def test_validate_shows_progress_by_stage_when_asked(runner):
+    result = runner.invoke(main, ["validate", "--progress"])
+    assert result.exit_code == 0, result.output
+    for stage in ("loading files", "inferring"):
+        assert f"{stage}: done in" in result.output
+
+
+def test_validate_engines_agree_on_the_projects_data(runner):
+    sparql = runner.invoke(main, ["validate", "--output", "json"])
+    reference = runner.invoke(main, ["validate", "--output", "json", "--engine", "pyshacl"])
+    assert sparql.exit_code == reference.exit_code == 0
+    assert json.loads(sparql.stdout) == json.loads(reference.stdout)

@@ -125,8 +125,9 @@ def test_dump_is_the_same_bytes_on_each_call(settings, fmt):
 
 @pytest.fixture(scope="module")
 def fresh_ntriples(settings) -> dict[str, bytes]:
-    """The named graphs parsed and inferred again, uncached: new rdflib objects, new blank node ids."""
-    return {str(name): g.serialize(format="nt", encoding="utf-8") for name, g in loading.assemble(settings).items()}
+    """The named graphs loaded and inferred again, uncached: a new store, new blank node ids."""
+    kg = loading.build_store(settings)
+    return {name: kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name)) for name in kg.triples_per_graph}
 
 
 @pytest.mark.parametrize("fmt", list(DUMPS))

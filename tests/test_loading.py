@@ -127,3 +127,70 @@ def test_deeply_nested_jsonld_is_refused_not_crashing(tmp_path):
     path.write_text('{"@id": "https://w3id.org/shiquan/id/matter/a", "http://e/p": ' + '{"http://e/p": ' * 100_000 + "1" + "}" * 100_000 + "}")
     with pytest.raises(BadInput, match="deep.jsonld"):
         loading.read_file(path)
+
+
+# Filling a store straight from the files (what `serve`, `load` and `export` do).
+
+BAD_IRI_NT = '<https://w3id.org/shiquan/id/matter/a> <http://www.w3.org/2000/01/rdf-schema#label> "a" .\n<https://w3id.org/shiquan/id/matter/b c> <http://www.w3.org/2000/01/rdf-schema#label> "b" .\n'
+
+
+def data_settings(settings, folder) -> dict:
+    return {**settings, "DATA_PATHS": [str(folder)]}
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["checked-here", "checked-in-another-process"])
+def test_a_bad_iri_is_refused_with_file_and_line_however_checked(settings, tmp_path, monkeypatch, parallel):
+    if parallel:
+        monkeypatch.setattr(loading, "PARALLEL_CHECK_BYTES", 0)
+    (tmp_path / "good.ttl").write_text(TRIPLE_TTL, encoding="utf-8")
+    (tmp_path / "bad.nt").write_text(BAD_IRI_NT, encoding="utf-8")
+    with pytest.raises(BadInput) as caught:
+        loading.build_store(data_settings(settings, tmp_path))
+    assert "bad.nt" in str(caught.value) and ":2" in str(caught.value)
+
+
+def test_invalid_utf8_is_refused_with_its_byte(settings, tmp_path):
+    (tmp_path / "bad.ttl").write_bytes(TRIPLE_TTL.encode() + b'<https://w3id.org/shiquan/id/matter/a> <http://www.w3.org/2000/01/rdf-schema#label> "\xff" .\n')
+    with pytest.raises(BadInput, match="bad.ttl"):
+        loading.build_store(data_settings(settings, tmp_path))
+
+
+def test_checked_in_another_process_gives_the_same_store(settings, monkeypatch):
+    here = loading.build_store(settings)
+    monkeypatch.setattr(loading, "PARALLEL_CHECK_BYTES", 0)
+    there = loading.build_store(settings)
+    assert there.triples_per_graph == here.triples_per_graph and there.version == here.version
+    assert there.sources == here.sources
+
+
+def test_sources_name_the_files_of_each_graph(settings, tmp_path):
+    (tmp_path / "a.ttl").write_text(TRIPLE_TTL, encoding="utf-8")
+    quads = '<https://w3id.org/shiquan/id/matter/q> <http://www.w3.org/2000/01/rdf-schema#label> "q" <https://example.org/g> .\n'
+    (tmp_path / "b.nq").write_text(quads + '<https://w3id.org/shiquan/id/matter/d> <http://www.w3.org/2000/01/rdf-schema#label> "d" .\n', encoding="utf-8")
+    kg = loading.build_store(data_settings(settings, tmp_path))
+    assert kg.sources[str(GRAPH["a"])] == (str(tmp_path / "a.ttl"),)
+    assert kg.sources["https://example.org/g"] == (str(tmp_path / "b.nq"),)
+    assert kg.sources[str(GRAPH["b"])] == (str(tmp_path / "b.nq"),)
+    assert str(loading.ONTOLOGY_GRAPH) in kg.sources and str(loading.INFERENCES_GRAPH) not in kg.sources
+    assert kg.triples_per_graph["https://example.org/g"] == 1
+
+
+def test_an_on_disk_store_is_left_empty_when_loading_fails(settings, tmp_path):
+    store_dir = tmp_path / "store"
+    loading.build_store(settings, str(store_dir))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "bad.nt").write_text(BAD_IRI_NT, encoding="utf-8")
+    with pytest.raises(BadInput):
+        loading.build_store(data_settings(settings, tmp_path / "data"), str(store_dir))
+    import pyoxigraph as ox
+
+    assert len(ox.Store(str(store_dir))) == 0
+
+
+def test_progress_reports_files_and_inference(settings):
+    seen = []
+    loading.build_store(settings, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = [stage for stage, _done, _total in seen]
+    assert stages[0] == "loading files" and "inferring" in stages
+    files = [(d, t) for stage, d, t in seen if stage == "loading files"]
+    assert files[-1][0] == files[-1][1] == len(loading.rdf_files([settings["ONTOLOGY_DIR"]]) + loading.rdf_files(settings["DATA_PATHS"]))
