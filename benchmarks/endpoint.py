@@ -24,30 +24,37 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
-import os
-import platform
 import shlex
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 
 import pyoxigraph as ox
+from harness_common import (
+    BenchmarkError,
+    Endpoint,
+    Request,
+    Throughput,
+    connect,
+    machine_facts,
+    measure_throughput,
+    ms,
+    percentile,
+    render_table,
+    request,
+    time_calls,
+)
 from rdflib import Graph
 
-from server import assets, config, loading, query
+from server import config, loading, query
 from server.errors import ShiquanError
 
-HOST = "127.0.0.1"
 PLAN = "https://w3id.org/shiquan/id/plan/haidong-dongzhengban-2024-96"
 LOOKUP_NAME = "one-matter lookup"
 # The payer at each level for one matter of one plan: the smallest question a researcher asks.
@@ -66,13 +73,7 @@ WHERE {{
 ORDER BY ?level
 """
 TARGET_MS = 3.0  # the target: p50 ≤ 3 ms for a one-matter lookup over HTTP
-READY_TIMEOUT_S = 60.0  # longest wait for the server to load and answer /health
-REQUEST_TIMEOUT_S = 30.0  # socket timeout of every benchmark connection
-STOP_TIMEOUT_S = 10.0  # wait after each of SIGINT, SIGTERM before the next, stronger signal
-
-
-class BenchmarkError(Exception):
-    """The run cannot give figures: the server did not start, or a request failed."""
+SPARQL_PATH = "/sparql"
 
 
 @dataclass
@@ -112,22 +113,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def machine_facts() -> list[str]:
-    """CPU, operating system, load, Python and library versions, as lines to print."""
-    cpus = os.cpu_count()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), "")
-    load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else "load average unknown"
-    libraries = ", ".join(f"{name} {version(name)}" for name in ("pyoxigraph", "rdflib", "waitress", "flask"))
-    return [
-        f"machine: {cpus} CPUs ({usable} usable){', ' + model if model else ''}; {platform.platform()}; {load} at start",
-        f"python:  {platform.python_implementation()} {platform.python_version()}; {libraries}",
-    ]
-
-
 # ------------------------------------------------------------------ the query mix
 
 
@@ -157,165 +142,12 @@ def prepare(cases: list[Case], store: ox.Store) -> None:
         case.body = urllib.parse.urlencode({"query": case.text}).encode("utf-8")
 
 
-# ------------------------------------------------------------------ statistics and timing
-
-
-def percentile(samples: Sequence[float], p: float) -> float:
-    """The ``p``-th percentile by the nearest-rank method (a value that was measured)."""
-    ordered = sorted(samples)
-    rank = max(1, -(-len(ordered) * p // 100))  # ceil(n * p / 100)
-    return ordered[int(rank) - 1]
-
-
-def time_calls(call: Callable[[], object], requests: int, warmup: int) -> list[float]:
-    """Milliseconds of each of ``requests`` calls of ``call``, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(requests):
-        started = time.perf_counter_ns()
-        call()
-        samples.append((time.perf_counter_ns() - started) / 1e6)
-    return samples
-
-
-# ------------------------------------------------------------------ the server
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (bound, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def serve_command() -> list[str]:
-    """``shiquan serve`` of this interpreter: the console script beside it, else ``python -m server.cli``."""
-    script = Path(sys.executable).with_name("shiquan")
-    return [str(script), "serve"] if script.is_file() else [sys.executable, "-m", "server.cli", "serve"]
-
-
-def _default_sigint() -> None:
-    """In the server's process, before it runs: SIGINT raises KeyboardInterrupt again (see :meth:`Endpoint.start`)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-class Endpoint:
-    """A ``shiquan serve`` subprocess on a loopback port, with its store, assets and log in ``folder``."""
-
-    def __init__(self, folder: Path, workers: int | None):
-        self.folder = folder
-        self.port = free_port()
-        self.command = [*serve_command(), "--host", HOST, "--port", str(self.port), "--store", str(folder / "store")]
-        if workers is not None:
-            self.command += ["--workers", str(workers)]
-        self.log_path = folder / "serve.log"
-        self.process: subprocess.Popen | None = None
-        self.stopped = "not stopped"  # how stop() went, for the report
-
-    def start(self) -> None:
-        """Start the server; it loads in the background while the caller goes on."""
-        env = dict(os.environ, SHIQUAN_ASSETS_DIR=str(self._placeholder_assets()))
-        with open(self.log_path, "wb") as log:
-            # A session of its own: a Ctrl-C at the terminal reaches only us, and we stop the server in order.
-            # SIGINT back to its default, so that the server can stop cleanly on it even when we were started
-            # with SIGINT ignored (as background jobs of a shell are).
-            self.process = subprocess.Popen(
-                self.command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_default_sigint,
-            )
-
-    def _placeholder_assets(self) -> Path:
-        """A folder where the query page's assets look installed, so that the server fetches nothing."""
-        base = self.folder / "assets"
-        target = assets.assets_dir({"ASSETS_DIR": str(base)})
-        target.mkdir(parents=True, exist_ok=True)
-        for name in assets.YASGUI["files"]:
-            (target / Path(name).name).write_bytes(b"")
-        return base
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The last lines the server wrote to stderr and stdout."""
-        try:
-            return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> dict:
-        """Wait for the "serving … at http://…/sparql" line on our port, then for /health; return its JSON.
-
-        Raises BenchmarkError when the server exits, or is not ready within ``timeout_s``.
-        """
-        assert self.process is not None, "start() first"
-        banner = f"SPARQL endpoint at http://{HOST}:{self.port}/sparql"
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchmarkError(f"the server exited with status {self.process.returncode}:\n{self.log_tail()}")
-            if banner in self.log_tail(lines=200):
-                conn = connect(self.port, timeout_s=2)
-                try:
-                    status, body = request(conn, "GET", "/health")
-                except (OSError, http.client.HTTPException):
-                    status, body = 0, b""
-                finally:
-                    conn.close()
-                if status == 200:
-                    return json.loads(body)
-            time.sleep(0.1)
-        raise BenchmarkError(f"the server was not ready within {timeout_s:g} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """Stop the server: SIGINT (it closes its workers), then SIGTERM, then SIGKILL, each after a wait."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        process = self.process
-        started, sig = time.perf_counter(), signal.SIGINT
-        try:
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-                process.send_signal(sig)
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_S)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        finally:  # also when a second Ctrl-C cuts the waits short
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            self.stopped = (
-                f"stopped by {signal.Signals(sig).name} in {time.perf_counter() - started:.1f} s, exit status {process.returncode}"
-            )
-
-
 # ------------------------------------------------------------------ HTTP
-
-
-def connect(port: int, timeout_s: float = REQUEST_TIMEOUT_S) -> http.client.HTTPConnection:
-    """A keep-alive HTTP/1.1 connection to the loopback server (opened on first use)."""
-    return http.client.HTTPConnection(HOST, port, timeout=timeout_s)
-
-
-def request(
-    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None, accept: str | None = None
-) -> tuple[int, bytes]:
-    """Send one request on ``conn`` and read the whole response: (status, body)."""
-    headers = {"Accept": accept} if accept else {}
-    if body is not None:
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    conn.request(method, path, body=body, headers=headers)  # headers and a bytes body go out in one send
-    response = conn.getresponse()
-    return response.status, response.read()
 
 
 def post_query(conn: http.client.HTTPConnection, case: Case) -> tuple[int, bytes]:
     """POST ``case``'s query to /sparql on ``conn``: (status, body)."""
-    return request(conn, "POST", "/sparql", case.body, case.accept)
+    return request(conn, "POST", SPARQL_PATH, case.body, case.accept)
 
 
 def http_rows(case: Case, body: bytes) -> int:
@@ -365,63 +197,16 @@ def measure_floor(port: int, requests: int, warmup: int) -> list[float]:
     return samples
 
 
-@dataclass(frozen=True)
-class Throughput:
-    """Completed requests and errors of ``clients`` concurrent clients over ``seconds``."""
-
-    clients: int
-    requests: int
-    errors: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.seconds
+def cycle_from(cases: Sequence[Case], index: int) -> Iterator[Request]:
+    """The mix as requests, endlessly, starting at query ``index``: client ``i`` starts at query ``i``."""
+    requests = [Request(SPARQL_PATH, case.body, case.accept) for case in cases]
+    return itertools.islice(itertools.cycle(requests), index % len(requests), None)
 
 
-def measure_throughput(port: int, cases: Sequence[Case], clients: int, duration_s: float) -> Throughput:
-    """``clients`` threads, each on its own keep-alive connection, cycle through ``cases`` for ``duration_s``.
-
-    A request counts when it was sent before the end and answered 200 with a body;
-    anything else (another status, an empty body, a broken connection) is an error,
-    and a broken connection is reopened. Client ``i`` starts at query ``i`` of the mix.
-    """
-    start: list[float] = []
-    barrier = threading.Barrier(clients, action=lambda: start.append(time.perf_counter()))
-    done = [0] * clients
-    errors = [0] * clients
-    finished = [0.0] * clients
-
-    def client(index: int) -> None:
-        conn = connect(port)
-        barrier.wait()
-        deadline = start[0] + duration_s
-        position = index
-        while time.perf_counter() < deadline:
-            case = cases[position % len(cases)]
-            position += 1
-            try:
-                status, body = post_query(conn, case)
-            except (OSError, http.client.HTTPException):
-                errors[index] += 1
-                conn.close()
-                conn = connect(port)
-                continue
-            if status == 200 and body:
-                done[index] += 1
-            else:
-                errors[index] += 1
-        finished[index] = time.perf_counter()
-        conn.close()
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True, name=f"client-{i}") for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(duration_s + REQUEST_TIMEOUT_S + 5)
-    if any(thread.is_alive() for thread in threads):
-        raise BenchmarkError(f"a client at {clients} clients did not finish")
-    return Throughput(clients, sum(done), sum(errors), max(finished) - start[0])
+def throughput(port: int, cases: Sequence[Case], clients: int, duration_s: float) -> Throughput:
+    """``clients`` threads, each on its own keep-alive connection, cycle through ``cases`` for ``duration_s``
+    (see :func:`harness_common.measure_throughput`)."""
+    return measure_throughput(port, lambda index: cycle_from(cases, index), clients, duration_s)
 
 
 # ------------------------------------------------------------------ in process
@@ -450,11 +235,6 @@ def rdflib_union(settings: dict) -> Graph:
 # ------------------------------------------------------------------ report
 
 
-def ms(value: float) -> str:
-    """Milliseconds for the table: two decimals, none from 100 up."""
-    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
-
-
 def table(cases: Sequence[Case]) -> str:
     """The latency table: one line per query, p50 and p95 per engine, and the answer size."""
     header = ["query", "HTTP p50", "HTTP p95", "pyoxigraph p50", "p95", "rdflib p50", "p95", "rows"]
@@ -467,12 +247,7 @@ def table(cases: Sequence[Case]) -> str:
         sizes = [case.rows[e] for e in ("http", "pyoxigraph", "rdflib")]
         cells.append(str(sizes[0]) if len(set(sizes)) == 1 else "/".join(map(str, sizes)) + " (differ!)")
         lines.append(cells)
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-
-    def render(row: list[str]) -> str:
-        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-
-    return "\n".join([render(header), render(["-" * w for w in widths]), *map(render, lines)])
+    return render_table(header, lines)
 
 
 def report(
@@ -547,7 +322,7 @@ def run(args: argparse.Namespace) -> str:
             for case in cases:
                 case.latency["http"] = measure_http(endpoint.port, case, args.requests, args.warmup)
             floor = measure_floor(endpoint.port, args.requests, args.warmup)
-            rates = [measure_throughput(endpoint.port, cases, clients, args.duration) for clients in args.clients]
+            rates = [throughput(endpoint.port, cases, clients, args.duration) for clients in args.clients]
         finally:
             endpoint.stop()
     # In process only once the server has stopped, so that the two never compete for the CPUs.

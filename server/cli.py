@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import click
-import pyoxigraph as ox
 from rdflib import RDF
 
 from . import config, docs, loading, query, remote, validation
@@ -189,7 +188,7 @@ def load_command(url: str, data_paths: tuple[Path, ...], no_validate: bool, prog
         kg = loading.build_store(settings, progress=bar)
         if not no_validate:
             validation.refuse_invalid_store(kg, settings, bar)
-        graphs = {name: kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name)) for name in kg.triples_per_graph}
+        graphs = loading.assembled(settings, kg).ntriples
         remote.replace_graphs(url, graphs)
     except ShiquanError as exc:
         _fail(exc)

@@ -31,6 +31,9 @@ class Defaults:
     # Query worker processes. 0 runs queries in the request thread (tests only:
     # the time limit is then checked between rows and cannot stop a long aggregate).
     WORKERS = 2
+    # Private memory (MB) a query worker may build up, pages of the shared store it has copied and its own caches,
+    # before it is replaced by a fresh one after its current job; 0 never replaces a worker for its memory.
+    WORKER_MEMORY_MB = 256
     # Seconds a query may run before its worker is stopped and the client gets 503.
     QUERY_TIMEOUT_S = 10.0
     # Seconds a /validate run may take before it is stopped and the client gets 503.

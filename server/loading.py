@@ -460,18 +460,40 @@ def build_store(config: Mapping[str, Any], path: str | None = None, progress: Pr
     return kg
 
 
-def assembled(config: Mapping[str, Any]) -> Assembled:
-    """The store :func:`build_store` fills, as N-Triples per graph, kept for as long as no input file changes.
+def as_stated(kg: KnowledgeGraph, config: Mapping[str, Any]) -> dict[str, bytes]:
+    """Every graph of ``kg`` as N-Triples, with its literals as the files write them.
+
+    The store keeps numbers in canonical form ("60.0" as "60", xsd:positiveInteger
+    as xsd:integer), which is fine for queries but not for dumps and copies: so
+    the files' graphs are parsed again here, and only the inferences come from
+    the store. Raises BadInput for a file that changed since.
+    """
+    quads: dict[str, list[ox.Triple]] = {}
+    ontology = set(rdf_files([config["ONTOLOGY_DIR"]]))
+    for path in _inputs(config):
+        graph = str(ONTOLOGY_GRAPH) if path in ontology else str(default_graph(path))
+        fmt = format_for(path)
+        try:
+            for quad in ox.parse(path=str(path), format=PARSERS[fmt], base_iri=graph):
+                name = quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else graph
+                quads.setdefault(name, []).append(quad.triple)
+        except (SyntaxError, ValueError) as exc:
+            raise _bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
+    graphs = {name: ox.serialize(list(dict.fromkeys(triples)), format=ox.RdfFormat.N_TRIPLES) for name, triples in quads.items()}
+    inferred = str(INFERENCES_GRAPH)
+    graphs[inferred] = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(inferred))
+    return graphs
+
+
+def assembled(config: Mapping[str, Any], kg: KnowledgeGraph | None = None) -> Assembled:
+    """The store :func:`build_store` fills (or ``kg``, already filled from ``config``), as N-Triples per graph with
+    the files' literals (see :func:`as_stated`), kept for as long as no input file changes.
 
     Raises as :func:`fill`.
     """
     key = fingerprint(_inputs(config))
     if key not in _CACHE:
-        kg = build_store(config)
+        kg = kg or build_store(config)
         _CACHE.clear()
-        _CACHE[key] = Assembled(
-            {name: kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name)) for name in kg.triples_per_graph},
-            dict(kg.triples_per_graph),
-            kg.version,
-        )
+        _CACHE[key] = Assembled(as_stated(kg, config), dict(kg.triples_per_graph), kg.version)
     return _CACHE[key]

@@ -100,8 +100,20 @@ def _worker_main(conn, store_path: str, settings: dict) -> None:
     _serve(conn, pyoxigraph.Store.read_only(store_path), settings)
 
 
+def private_mb(pid: int) -> float | None:
+    """The memory process ``pid`` holds alone (private pages, in MB), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            fields = dict(line.split(b":", 1) for line in rollup.read().splitlines() if b":" in line)
+    except OSError:
+        return None
+    return sum(int(fields.get(key, b"0 kB").split()[0]) for key in (b"Private_Clean", b"Private_Dirty")) / 1024
+
+
 class _Worker:
     """A worker process of its own, over the on-disk store at ``store_path``."""
+
+    recycle = False  # set when it is to be replaced after its current job
 
     def __init__(self, store_path: str, settings: dict):
         self.retired = False
@@ -288,7 +300,7 @@ class Pool:
         self.idle: queue.Queue[_Worker] = queue.Queue()
         self.workers: set[_Worker] = set()
         self.size = size
-        self.replaced = 0
+        self.replaced = self.recycled = 0
         self._closed = False
         self._lock = threading.Lock()
         workers = [start() for _ in range(size)]
@@ -301,11 +313,16 @@ class Pool:
         threading.Thread(target=self._watch, daemon=True, name="shiquan-worker-watch").start()
 
     def _watch(self) -> None:
-        """Replace workers that died between jobs (killed, out of memory), once a second."""
+        """Once a second: replace workers that died between jobs (killed, out of memory), and mark for replacement
+        those whose private memory is over WORKER_MEMORY_MB (a forked worker copies each page of the shared store
+        it writes to, reference counts included, so a long-lived one would end up with a copy of its own)."""
+        limit = float(self.settings.get("WORKER_MEMORY_MB") or 0)
         while not self._closed:
             for worker in list(self.workers):
                 if not worker.process.is_alive():
                     self._retire(worker)
+                elif limit and not worker.recycle and (private_mb(worker.process.pid) or 0) > limit:
+                    worker.recycle = True
             time.sleep(1)
 
     def _replace(self, delay: float = 0.0) -> None:
@@ -351,7 +368,7 @@ class Pool:
                 self._retire(worker)
                 log.warning("a worker stopped during a job (attempt %d)", attempt)
                 continue
-            self.idle.put(worker)
+            self._release(worker)
             if kind == "ok":
                 return payload
             _raise_from(kind, payload)
@@ -364,9 +381,19 @@ class Pool:
                 worker = self.idle.get(timeout=max(timeout_s, 30))
             except queue.Empty:
                 raise QueryTimeout("all query workers are busy; try again shortly") from None
-            if worker.process.is_alive():
+            if worker.process.is_alive() and not worker.recycle:
                 return worker
+            self._release(worker)
+
+    def _release(self, worker: _Worker) -> None:
+        """Give ``worker`` back after a job, or, when it is marked for replacement or dead, replace it."""
+        if worker.recycle and worker.process.is_alive():
+            self.recycled += 1
+            log.info("replacing a query worker over WORKER_MEMORY_MB")
+        if worker.recycle or not worker.process.is_alive():
             self._retire(worker)
+        else:
+            self.idle.put(worker)
 
     def _retire(self, worker: _Worker, delay: float = 0.0) -> None:
         """Stop ``worker`` (once) and start another in its place."""
@@ -395,7 +422,7 @@ class Inline:
     """Jobs in the calling thread (WORKERS = 0): for tests; the time limit is only checked between rows."""
 
     size = 0
-    replaced = 0
+    replaced = recycled = 0
 
     def __init__(self, store, settings: Mapping[str, Any]):
         self.store, self.settings = store, dict(settings)

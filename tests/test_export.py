@@ -126,8 +126,7 @@ def test_dump_is_the_same_bytes_on_each_call(settings, fmt):
 @pytest.fixture(scope="module")
 def fresh_ntriples(settings) -> dict[str, bytes]:
     """The named graphs loaded and inferred again, uncached: a new store, new blank node ids."""
-    kg = loading.build_store(settings)
-    return {name: kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name)) for name in kg.triples_per_graph}
+    return loading.as_stated(loading.build_store(settings), settings)
 
 
 @pytest.mark.parametrize("fmt", list(DUMPS))
@@ -324,3 +323,20 @@ def test_well_known_void_in_json_ld_by_accept(client):
 def test_dataset_iri_redirects_to_the_void(client):
     response = client.get("/id/dataset/shiquan")
     assert response.status_code == 303 and response.headers["Location"].endswith("/.well-known/void")
+
+
+def test_dumps_keep_the_literals_as_the_files_write_them(settings, tmp_path):
+    """The store canonicalises numbers ("60.0" → "60", xsd:positiveInteger → xsd:integer); dumps must not."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(settings["DATA_PATHS"][0], data)
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    (data / "numbers.nt").write_text(
+        f'<https://w3id.org/shiquan/id/x/a> <https://example.org/order> "1"^^<{xsd}positiveInteger> .\n'
+        f'<https://w3id.org/shiquan/id/x/a> <https://example.org/share> "60.0"^^<{xsd}decimal> .\n',
+        encoding="utf-8",
+    )
+    mine = {**settings, "DATA_PATHS": [str(data)]}
+    dumped = export.dump(mine, "nquads").decode("utf-8")
+    assert f'"1"^^<{xsd}positiveInteger>' in dumped and f'"60.0"^^<{xsd}decimal>' in dumped

@@ -158,3 +158,22 @@ def test_validate_runs_in_a_worker_over_http(live):
     with urllib.request.urlopen(request, timeout=60) as response:
         report = json.loads(response.read())
     assert report["conforms"] is False and "专利奖励" in report["results"][0]["messages"]["zh"]
+
+
+def test_a_worker_over_its_memory_allowance_is_replaced_between_jobs():
+    app = create_app({"TESTING": True, "WORKERS": 1, "WORKER_MEMORY_MB": 1})
+    runtime = app.extensions["shiquan"]
+    try:
+        with serving(app) as url:
+            first = next(iter(runtime.pool.workers)).process.pid
+            deadline = time.time() + 30
+            while runtime.pool.recycled == 0 and time.time() < deadline:
+                status, body, _seconds = get(url + "/sparql?" + urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"}))
+                assert status == 200 and b"true" in body
+                time.sleep(0.3)
+            assert runtime.pool.recycled >= 1
+            status, body, _seconds = get(url + "/health")
+            assert status == 200 and json.loads(body)["workers"]["recycled"] >= 1
+            assert all(w.process.pid != first for w in runtime.pool.workers)
+    finally:
+        runtime.close()

@@ -21,7 +21,7 @@ def health():
         "graphs": len(rt.counts),
         "version": rt.version,
         "loadSeconds": round(rt.load_seconds, 3),
-        "workers": {"configured": rt.pool.size, "alive": rt.pool.alive, "replaced": rt.pool.replaced},
+        "workers": {"configured": rt.pool.size, "alive": rt.pool.alive, "replaced": rt.pool.replaced, "recycled": rt.pool.recycled},
     }
     response = jsonify(body)
     response.status_code = 200 if ready else 503
