@@ -139,11 +139,13 @@ class Endpoint:
 
     ``data``: files to serve instead of the project's data; ``workers``: query worker processes
     (None: the server's default); ``private_store``: pass ``--store <folder>/store`` (False: the
-    server's default store).
+    server's default store); ``env``: more environment variables for the server.
     """
 
-    def __init__(self, folder: Path, workers: int | None = None, data: Sequence[Path] = (), private_store: bool = True):
+    def __init__(self, folder: Path, workers: int | None = None, data: Sequence[Path] = (), private_store: bool = True,
+                 env: dict[str, str] | None = None):
         self.folder = folder
+        self.env = dict(env or {})
         self.port = free_port()
         self.command = [*serve_command(), "--host", HOST, "--port", str(self.port)]
         if private_store:
@@ -158,7 +160,7 @@ class Endpoint:
 
     def start(self) -> None:
         """Start the server; it loads in the background while the caller goes on."""
-        env = dict(os.environ, SHIQUAN_ASSETS_DIR=str(self._placeholder_assets()))
+        env = dict(os.environ, SHIQUAN_ASSETS_DIR=str(self._placeholder_assets()), **self.env)
         with open(self.log_path, "wb") as log:
             # A session of its own: a Ctrl-C at the terminal reaches only us, and we stop the server in order.
             # SIGINT back to its default, so that the server can stop cleanly on it even when we were started

@@ -75,6 +75,7 @@ from harness_common import (
     percentile,
     render_table,
     request,
+    serve_command,
     stop_process,
 )
 
@@ -146,6 +147,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the generators that fill the templates (default 1)")
     parser.add_argument("--work-dir", type=Path, help="folder for the data, dataset, stores and logs, kept (default: a temporary one, removed)")
     parser.add_argument("--ready-timeout", type=float, default=1800.0, help="longest wait for an engine to load and answer, in s (default 1800)")
+    parser.add_argument("--cold", action="store_true", help="no `shiquan validate` before serving: shiquan's ready time then includes the shapes check")
     parser.add_argument("--request-timeout", type=float, default=120.0, help="socket timeout of every request, in s (default 120)")
     args = parser.parse_args(argv)
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
@@ -446,6 +448,7 @@ class Engine:
         self.folder = folder
         self.data = data
         self.dataset = dataset
+        self.args = args
         self.ready_timeout_s = args.ready_timeout
         self.port = free_port()
         self.process: subprocess.Popen | None = None
@@ -481,14 +484,22 @@ class Engine:
 
 
 class Shiquan(Engine):
-    """``shiquan serve --data <data>``: it reads the files, computes the OWL RL closure, validates, then serves."""
+    """``shiquan serve --data <data>``: it reads the files, computes the OWL RL inferences, checks the shapes
+    (unless the same data passed them before), then serves.
+
+    Unless ``--cold``, ``shiquan validate <data>`` runs first, timed on its own: the researcher's order of work,
+    and the issue's "validate in ≤ 2 minutes" figure. Its verdict, kept in the work folder, spares the server
+    the check, so "ready" is load and inferences; with ``--cold`` the server's start includes the check.
+    """
 
     name = "shiquan"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.cold = self.args.cold
+        self.env = {"SHIQUAN_VALIDATED_DIR": str(self.folder / "validated")}
         # The server's own default store, as `shiquan serve --data <data>` runs it.
-        self.endpoint = Endpoint(self.folder, data=[self.data], private_store=False)
+        self.endpoint = Endpoint(self.folder, data=[self.data], private_store=False, env=self.env)
         self.port = self.endpoint.port
         self.health: dict = {}
 
@@ -502,15 +513,32 @@ class Shiquan(Engine):
         workers = self.health.get("workers", {})
         return f"{workers.get('configured', '?')} query workers"
 
+    def validate(self) -> None:
+        """``shiquan validate <data>``, timed, before the server starts; a violation stops the run."""
+        command = [*serve_command()[:-1], "validate", str(self.data), "--progress"]
+        log = self.folder / "validate.log"
+        started = time.perf_counter()
+        process = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=open(log, "wb"), env=dict(os.environ, **self.env))
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            raise BenchmarkError(f"shiquan validate exited with status {process.returncode}:\n{log_tail(log, 20)}")
+        self.validated = seconds
+        say(f"shiquan: validate {self.data.name}: conforms, {seconds:.1f} s")
+
     def start(self, peak: PeakMemory) -> None:
+        self.validated = None
+        if not self.cold:
+            self.validate()
         started = time.perf_counter()
         self.endpoint.start()
         self.process = self.endpoint.process
         peak.watch(self.roots())
         self.health = self.endpoint.wait_ready(self.ready_timeout_s)
-        self.phases = [("start to /health 200", time.perf_counter() - started)]
+        self.phases = [("start to /health 200" + (", shapes checked at start" if self.cold else ""), time.perf_counter() - started)]
         if "loadSeconds" in self.health:
-            self.phases.append(("of which loading by its own count (/health loadSeconds)", float(self.health["loadSeconds"])))
+            self.phases.append(("of which loading and inferences by its own count (/health loadSeconds)", float(self.health["loadSeconds"])))
+        if self.validated is not None:
+            self.phases.append(("before it, not in ready: `shiquan validate` of the data (the verdict is kept)", self.validated))
 
     def served_quads(self, timeout_s: float) -> int:
         return int(self.health["triples"])
