@@ -463,6 +463,9 @@ class Engine:
     def version(self) -> str:
         return ""
 
+    def prepare(self) -> None:
+        """What comes before loading and is timed apart from it (nothing, but for shiquan)."""
+
     def start(self, peak: PeakMemory) -> None:
         """Load the data and start serving; return once the server answers. Sets ``phases``.
 
@@ -497,6 +500,7 @@ class Shiquan(Engine):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.cold = self.args.cold
+        self.validated: float | None = None
         self.env = {"SHIQUAN_VALIDATED_DIR": str(self.folder / "validated")}
         # The server's own default store, as `shiquan serve --data <data>` runs it.
         self.endpoint = Endpoint(self.folder, data=[self.data], private_store=False, env=self.env)
@@ -513,8 +517,14 @@ class Shiquan(Engine):
         workers = self.health.get("workers", {})
         return f"{workers.get('configured', '?')} query workers"
 
+    def prepare(self) -> None:
+        """``shiquan validate <data>``, timed, before the server starts (unless --cold); a violation stops the run."""
+        self.validated = None
+        if not self.cold:
+            self.validate()
+
     def validate(self) -> None:
-        """``shiquan validate <data>``, timed, before the server starts; a violation stops the run."""
+        """``shiquan validate <data>``, timed; a violation stops the run."""
         command = [*serve_command()[:-1], "validate", str(self.data), "--progress"]
         log = self.folder / "validate.log"
         started = time.perf_counter()
@@ -526,9 +536,6 @@ class Shiquan(Engine):
         say(f"shiquan: validate {self.data.name}: conforms, {seconds:.1f} s")
 
     def start(self, peak: PeakMemory) -> None:
-        self.validated = None
-        if not self.cold:
-            self.validate()
         started = time.perf_counter()
         self.endpoint.start()
         self.process = self.endpoint.process
@@ -872,6 +879,7 @@ def measure(engine: Engine, result: Result, templates: Sequence[Template], state
 
     Raises BenchmarkError when the engine does not load or serve.
     """
+    engine.prepare()
     say(f"{engine.name}: loading ...")
     with PeakMemory() as peak:
         started = time.perf_counter()
