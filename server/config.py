@@ -33,7 +33,7 @@ class Defaults:
     WORKERS = 2
     # Private memory (MB) a query worker may build up, pages of the shared store it has copied and its own caches,
     # before it is replaced by a fresh one after its current job; 0 never replaces a worker for its memory.
-    WORKER_MEMORY_MB = 256
+    WORKER_MEMORY_MB = 128
     # Seconds a query may run before its worker is stopped and the client gets 503.
     QUERY_TIMEOUT_S = 10.0
     # Seconds a /validate run may take before it is stopped and the client gets 503.
