@@ -50,7 +50,7 @@ from harness_common import (
     request,
     time_calls,
 )
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from server import config, loading, query
 from server.errors import ShiquanError
@@ -226,7 +226,9 @@ def measure_rdflib(graph: Graph, case: Case, requests: int, warmup: int) -> list
 
 def rdflib_union(settings: dict) -> Graph:
     """One rdflib Graph (in-memory store, so rdflib's own SPARQL engine) with every named graph and the inferences."""
-    graph = loading.union(loading.assemble(settings).values())
+    graph = Graph()
+    for name, ntriples in loading.assembled(settings).ntriples.items():
+        graph += loading.parse_bytes(ntriples, "nt", name, URIRef(name))[URIRef(name)]
     if type(graph.store).__name__ != "Memory":  # oxrdflib would answer with pyoxigraph instead
         raise BenchmarkError(f"expected rdflib's Memory store, got {type(graph.store).__name__}")
     return graph
@@ -310,7 +312,7 @@ def run(args: argparse.Namespace) -> str:
     settings = config.settings()
     cases = load_cases(settings)
     with tempfile.TemporaryDirectory(prefix="shiquan-bench-") as folder:
-        endpoint = Endpoint(Path(folder), args.workers)
+        endpoint = Endpoint(Path(folder), args.workers, private_store=False)
         try:
             endpoint.start()
             # Load the in-process engines while the server loads its own store.
