@@ -25,6 +25,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, progress=None) -> Fla
     app.config.update(overrides or {})
     app.config.update(config.normalise(app.config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_BODY_BYTES"]  # a form's fields, 500 kB by default
     runtime = pool.Runtime(app.config, progress)
     app.extensions["shiquan"] = runtime
     atexit.register(runtime.close)

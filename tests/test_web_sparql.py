@@ -258,3 +258,113 @@ def test_etag_changes_with_the_dataset_version(tmp_path):
         finally:
             app.extensions["shiquan"].close()
     assert tags[0] != tags[1]
+
+
+# ---------------------------------------------------------------- parameters that are not UTF-8
+
+ASK_FF = "ASK%20%7B%20%3Fs%20%3Fp%20%22%FF%22%20%7D"  # ASK { ?s ?p "\xff" }: no UTF-8 after percent-decoding
+
+
+@pytest.mark.parametrize("params,message", [
+    (f"query={ASK_FF}", "the query is not UTF-8 (byte 13)"),
+    ("query=ASK%20%7B%7D&default-graph-uri=http%3A%2F%2Fa%FF", "the 'default-graph-uri' parameter is not UTF-8 (byte 8)"),
+    ("query=ASK%20%7B%7D&named-graph-uri=%FEhttp%3A%2F%2Fa", "the 'named-graph-uri' parameter is not UTF-8 (byte 0)"),
+    ("query=ASK%20%7B%7D&format=js%C3on", "the 'format' parameter is not UTF-8 (byte 2)"),
+    ("query=ASK%20%7B%7D&%FF=1", "a parameter name is not UTF-8 (byte 0)"),
+], ids=["query", "default-graph-uri", "named-graph-uri", "format", "name"])
+def test_get_parameter_that_is_not_utf8_is_400_naming_it(client, params, message):
+    response = client.get(f"/sparql?{params}")
+    assert response.status_code == 400 and response.get_json() == {"error": "bad_request", "message": message}
+
+
+@pytest.mark.parametrize("params,message", [
+    (f"query={ASK_FF}", "the query is not UTF-8 (byte 13)"),
+    ("query=ASK+%7B%7D&named-graph-uri=%E5%9B", "the 'named-graph-uri' parameter is not UTF-8 (byte 0)"),
+], ids=["query", "named-graph-uri"])
+def test_form_parameter_that_is_not_utf8_is_400_naming_it(client, params, message):
+    response = client.post("/sparql", data=params.encode(), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and response.get_json() == {"error": "bad_request", "message": message}
+
+
+def test_raw_bytes_that_are_not_utf8_in_the_query_string_are_400(client):
+    response = client.get("/sparql", environ_overrides={"QUERY_STRING": b"query=ASK {\xff}".decode("latin-1")})
+    assert response.status_code == 400 and response.get_json()["message"] == "the query is not UTF-8 (byte 5)"
+
+
+def test_form_body_that_is_not_utf8_is_400_saying_so(client):
+    response = client.post("/sparql", data=b"query=ASK+{\xff}", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "missing query: the form body is not UTF-8 (byte 11), so none of its parameters can be read"
+
+
+@pytest.mark.parametrize("send", [
+    lambda client, text: client.get("/sparql", query_string={"query": text}),
+    lambda client, text: client.get("/sparql", environ_overrides={"QUERY_STRING": "query=" + text.encode().decode("latin-1")}),
+    lambda client, text: client.post("/sparql", data={"query": text}),
+], ids=["percent-encoded", "raw-bytes", "form"])
+def test_chinese_in_a_query_parameter_is_read_as_sent(client, send):
+    response = send(client, 'SELECT ?l WHERE { ?m <http://www.w3.org/2000/01/rdf-schema#label> ?l FILTER(?l = "专利奖励"@zh) }')
+    assert response.status_code == 200 and [b["l"]["value"] for b in response.get_json()["results"]["bindings"]] == ["专利奖励"]
+
+
+def test_query_string_over_the_body_limit_is_414_with_a_json_message(client):
+    response = client.get("/sparql", query_string={"query": "ASK {} #" + "x" * 70_000})
+    assert response.status_code == 414
+    assert response.get_json() == {
+        "error": "request_uri_too_long",
+        "message": "the query string is over the limit of 65536 bytes: send a long query in a POST body",
+    }
+
+
+def test_query_nested_too_deeply_is_400_with_a_message(client):
+    response = client.post("/sparql", data=("ASK { FILTER(" + "!" * 20_000 + "true) }").encode(), content_type="application/sparql-query")
+    assert response.status_code == 400 and response.get_json()["error"] == "bad_query"
+    assert response.get_json()["message"].startswith("the query is nested too deeply: 20002 levels deep")
+
+
+# ---------------------------------------------------------------- forms between Flask's form limit and ours
+
+ONE_MB = 1_000_000  # over Flask's MAX_FORM_MEMORY_SIZE default (500,000 bytes), under MAX_BODY_BYTES (5 MiB)
+
+
+def form_body(content_type: str, field: str, value: str) -> tuple[bytes, str]:
+    """A form with one field, encoded here: the test client would spool a large multipart body to a file it leaves open."""
+    import urllib.parse
+
+    if content_type == "multipart/form-data":
+        head = f'--b0undary\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n'
+        return head.encode() + value.encode() + b"\r\n--b0undary--\r\n", "multipart/form-data; boundary=b0undary"
+    return urllib.parse.urlencode({field: value}).encode(), content_type
+
+
+@pytest.fixture(scope="module")
+def roomy():
+    """A client of an app with the default body limit (the module's app has 64 KiB)."""
+    app = create_app({"WORKERS": 0, "TESTING": True})
+    yield app.test_client()
+    app.extensions["shiquan"].close()
+
+
+def test_form_encoded_query_of_one_mb_is_answered(roomy):
+    body, content_type = form_body("application/x-www-form-urlencoded", "query", 'SELECT (STRLEN("' + "x" * ONE_MB + '") AS ?n) WHERE {}')
+    response = roomy.post("/sparql", data=body, content_type=content_type)
+    assert response.status_code == 200, response.get_data()[:300]
+    assert response.get_json()["results"]["bindings"][0]["n"]["value"] == str(ONE_MB)
+
+
+def test_form_encoded_query_over_the_body_limit_is_413(roomy):
+    body, content_type = form_body("application/x-www-form-urlencoded", "query", "ASK {} #" + "x" * (6 * 1024 * 1024))
+    response = roomy.post("/sparql", data=body, content_type=content_type)
+    assert response.status_code == 413 and "5242880 bytes" in response.get_json()["message"]
+
+
+# /validate is here rather than in test_web_validate.py, whose app allows 256 KiB only.
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_form_upload_of_one_mb_to_validate_is_validated(roomy, content_type):
+    from .conftest import FIXTURES
+
+    turtle = "# " + "x" * ONE_MB + "\n" + (FIXTURES / "shapes" / "PlanShape-onePayerPerMatterAndLevel.pass.ttl").read_text(encoding="utf-8")
+    body, content_type = form_body(content_type, "data", turtle)
+    response = roomy.post("/validate", data=body, content_type=content_type, headers={"Accept": "application/json"})
+    assert response.status_code == 200, response.get_data()[:300]
+    assert response.get_json()["conforms"] is True

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from .. import query
-from ..errors import NotAcceptable, ShiquanError
+from ..errors import BadRequest, NotAcceptable, ShiquanError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,52 @@ def choose(offered: list[str], fmt: str | None = None) -> str:
     return best
 
 
+def _not_utf8(name: str, byte: int) -> str:
+    """The message for a parameter ``name`` whose value is not UTF-8 from byte ``byte`` on."""
+    if name == "query":
+        return f"the query is not UTF-8 (byte {byte})"
+    return f"the {name!r} parameter is not UTF-8 (byte {byte})"
+
+
+def _undecodable(pairs: bytes) -> str | None:
+    """A message naming the first parameter of a query string or form body that is not UTF-8 once percent-decoded.
+
+    Werkzeug would keep its invalid escapes as text ("%FF"), so that another query than the client's would run.
+    """
+    for pair in pairs.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        try:
+            label = urllib.parse.unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"a parameter name is not UTF-8 (byte {exc.start})"
+        try:
+            urllib.parse.unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _not_utf8(label, exc.start)
+    return None
+
+
+def _refuse_unreadable_parameters() -> None:
+    """Refuse a query string over MAX_BODY_BYTES, or a query string or form body with a parameter that is not UTF-8.
+
+    Raises RequestURITooLarge (414) and BadRequest. A form body that is not UTF-8 even before percent-decoding is
+    left to the endpoint: Werkzeug reads no parameter from it at all.
+    """
+    limit = current_app.config["MAX_BODY_BYTES"]
+    if len(request.query_string) > limit:  # only when the WSGI server passes one this long (waitress: 256 KiB)
+        raise RequestURITooLarge(f"the query string is over the limit of {limit} bytes: send a long query in a POST body")
+    message = _undecodable(request.query_string)
+    if message is None and request.mimetype == "application/x-www-form-urlencoded":
+        body = request.get_data()  # kept for the form parser
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        message = _undecodable(body)
+    if message:
+        raise BadRequest(message)
+
+
 def _error_body(code: str, message: str, status: int) -> Response:
     response = jsonify({"error": code, "message": message})
     response.status_code = status
@@ -77,7 +124,11 @@ def _error_body(code: str, message: str, status: int) -> Response:
 
 
 def register_errors(app: Flask) -> None:
-    """One JSON body shape for every error: ``{"error": code, "message": text}``; CORS on every answer, CSP on pages."""
+    """One JSON body shape for every error: ``{"error": code, "message": text}``; CORS on every answer, CSP on pages.
+
+    Parameters that are not UTF-8, and query strings over the body limit, are refused before any endpoint reads them.
+    """
+    app.before_request(_refuse_unreadable_parameters)
 
     @app.errorhandler(ShiquanError)
     def shiquan_error(exc: ShiquanError):

@@ -38,6 +38,11 @@ def _parameters():
     if not mimetype and not request.get_data():
         return request.args.getlist("query"), request.args
     if mimetype == "application/x-www-form-urlencoded":
+        try:
+            request.get_data().decode("utf-8")
+        except UnicodeDecodeError as exc:  # Werkzeug reads no parameter from such a body
+            lead = "" if "query" in request.args else "missing query: "
+            raise BadRequest(f"{lead}the form body is not UTF-8 (byte {exc.start}), so none of its parameters can be read") from exc
         params = request.form.copy()
         for key, values in request.args.lists():
             params.setlist(key, params.getlist(key) + values)

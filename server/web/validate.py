@@ -21,6 +21,11 @@ def _upload() -> tuple[bytes, str, str]:
     if mimetype in MEDIA_TYPES:
         return request.get_data(), MEDIA_TYPES[mimetype], "request body"
     if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if mimetype == "application/x-www-form-urlencoded":
+            try:
+                request.get_data().decode("utf-8")
+            except UnicodeDecodeError as exc:  # Werkzeug reads no field from such a body
+                raise BadRequest(f"the form body is not UTF-8 (byte {exc.start}), so none of its fields can be read") from exc
         fmt = request.form.get("format") or None
         upload = request.files.get("file")
         if upload is not None and upload.filename:
