@@ -156,7 +156,9 @@ def serve(
         assets.install(app.config)
     except ShiquanError as exc:
         click.echo(f"shiquan: the query page will use a plain form: {exc}", err=True)
-    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="shiquan")
+    # A GET's query string may be as long as a POST body (waitress's own limit, 256 KiB, answers in plain text).
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="shiquan",
+                                    max_request_header_size=app.config["MAX_BODY_BYTES"] + 64 * 1024)
     where = f" of {runtime.remote.url}" if runtime.remote else ""
     click.echo(
         f"shiquan: serving {runtime.triple_count} triples in {len(runtime.counts)} graphs{where}, "

@@ -57,7 +57,8 @@ def serving(app, threads: int = 8):
     Stops in order: no new tasks, running ones finished, then every socket closed by the loop's own thread (through
     its trigger), which ends the loop.
     """
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads,
+                                    max_request_header_size=app.config["MAX_BODY_BYTES"] + 64 * 1024)
     thread = threading.Thread(target=server.run, daemon=True, name="test-waitress")
     thread.start()
     try:

@@ -177,3 +177,13 @@ def test_a_worker_over_its_memory_allowance_is_replaced_between_jobs():
             assert all(w.process.pid != first for w in runtime.pool.workers)
     finally:
         runtime.close()
+
+
+def test_a_long_get_query_is_answered_and_one_over_the_limit_is_a_json_414(live, endpoint):
+    padding = "#" + "x" * 400_000 + "\n"  # a comment: over waitress's default 256 KiB head, under MAX_BODY_BYTES
+    status, body, _seconds = get(endpoint + "?" + urllib.parse.urlencode({"query": padding + "ASK { ?s ?p ?o }"}))
+    assert status == 200 and b"true" in body
+    app = live[0]
+    too_long = "#" + "x" * (app.config["MAX_BODY_BYTES"] + 10) + "\n"
+    status, body, _seconds = get(endpoint + "?" + urllib.parse.urlencode({"query": too_long + "ASK {}"}))
+    assert status == 414 and json.loads(body)["error"]
