@@ -8,9 +8,7 @@ the rules the ontology's axioms call for, read off that closure of the ontology
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -305,10 +303,13 @@ def _union(*parts: tuple[set[str], str, str]) -> str:
 
 
 def _run(store: ox.Store, updates: list[str]) -> None:
-    """Run independent SPARQL updates on ``store``, on every core (pyoxigraph evaluates them without the GIL)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(updates), os.cpu_count() or 1))) as pool:
-        for done in [pool.submit(store.update, text) for text in updates]:
-            done.result()
+    """Run SPARQL updates on ``store`` one after another.
+
+    They do not depend on each other, but pyoxigraph evaluates an update holding
+    the GIL: two threads took as long as one (measured on the national graph).
+    """
+    for text in updates:
+        store.update(text)
 
 
 def _typing(prop: str, rules: Rules) -> tuple[set[str], set[str]]:
