@@ -52,8 +52,10 @@ from harness_common import (
 )
 from rdflib import Graph, URIRef
 
-from server import config, loading, query
-from server.errors import ShiquanError
+from shiquan import config
+from shiquan.graph import loading
+from shiquan.sparql import query
+from shiquan.errors import ShiquanError
 
 PLAN = "https://w3id.org/shiquan/id/plan/haidong-dongzhengban-2024-96"
 LOOKUP_NAME = "one-matter lookup"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from server import assets
+from shiquan.web import assets
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60.0  # longest wait for the server to load and answer /health, unless told otherwise
@@ -129,9 +129,9 @@ def stop_process(process: subprocess.Popen | None) -> str:
 
 
 def serve_command() -> list[str]:
-    """``shiquan serve`` of this interpreter: the console script beside it, else ``python -m server.cli``."""
+    """``shiquan serve`` of this interpreter: the console script beside it, else ``python -m shiquan.cli``."""
     script = Path(sys.executable).with_name("shiquan")
-    return [str(script), "serve"] if script.is_file() else [sys.executable, "-m", "server.cli", "serve"]
+    return [str(script), "serve"] if script.is_file() else [sys.executable, "-m", "shiquan.cli", "serve"]
 
 
 class Endpoint:

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.vocab import GRAPH, PREFIXES, SQ, mint
+from shiquan.vocab import GRAPH, PREFIXES, SQ, mint
 
 # --------------------------------------------------------------------------------------------
 # Terms, as N-Quads tokens
@@ -59,7 +59,7 @@ def sq(name: str) -> str:
 
 C, P, F, K = sq("CentralLevel"), sq("ProvincialLevel"), sq("PrefecturalLevel"), sq("CountyLevel")
 LOCAL, PC = sq("LocalLevels"), sq("PrefecturalAndCountyLevels")
-# level → IRI slug (as server.extract names them)
+# level → IRI slug (as shiquan.extract names them)
 LEVEL_SLUG = {C: "central", P: "province", F: "city", K: "county", LOCAL: "local", PC: "city-county"}
 LEVEL_EN = {C: "central level", P: "provincial level", F: "prefectural level", K: "county level",
             LOCAL: "local levels", PC: "prefectural and county levels"}

@@ -944,7 +944,7 @@ def run_logged(command: Sequence[str], log: Path, what: str) -> float:
 def shiquan_command(*arguments: str) -> list[str]:
     """The ``shiquan`` command of this interpreter with ``arguments``."""
     script = Path(sys.executable).with_name("shiquan")
-    return [str(script), *arguments] if script.is_file() else [sys.executable, "-m", "server.cli", *arguments]
+    return [str(script), *arguments] if script.is_file() else [sys.executable, "-m", "shiquan.cli", *arguments]
 
 
 def prepare_data(args: argparse.Namespace, work: Path) -> tuple[Path, str]:

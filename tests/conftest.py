@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import waitress
 
-from server import config, loading
+from shiquan import config
+from shiquan.graph import loading
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"

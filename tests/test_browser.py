@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from server import assets, create_app
+from shiquan.web import assets
+from shiquan import create_app
 
 from .conftest import serving
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from server.cli import main
+from shiquan.cli import main
 
 from .conftest import DATA, QUERIES
 
@@ -127,7 +127,7 @@ def test_query_output_that_cannot_carry_the_answer_exits_2(runner):
 
 def test_installed_console_script_runs():
     result = subprocess.run(
-        [sys.executable, "-m", "server.cli", "query", str(QUERIES / "04-plan-chain.rq"), "--output", "tsv"],
+        [sys.executable, "-m", "shiquan.cli", "query", str(QUERIES / "04-plan-chain.rq"), "--output", "tsv"],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr

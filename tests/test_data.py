@@ -14,8 +14,8 @@ import pytest
 from rdflib import RDF, RDFS, Graph, Literal, URIRef
 from rdflib.namespace import SKOS
 
-from server import loading
-from server.vocab import SQ
+from shiquan.graph import loading
+from shiquan.vocab import SQ
 
 from .conftest import HAIDONG_PLAN, SOURCE, normalised
 

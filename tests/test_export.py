@@ -18,8 +18,10 @@ import pytest
 from rdflib import OWL, RDF, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS
 
-from server import create_app, export, loading
-from server.errors import BadRequest
+from shiquan import create_app
+from shiquan.publish import export
+from shiquan.graph import loading
+from shiquan.errors import BadRequest
 
 from .conftest import DATA, ROOT
 
@@ -135,7 +137,7 @@ def test_dump_is_the_same_bytes_when_rendered_from_a_fresh_parse(settings, fresh
 
 
 def test_dump_is_the_same_bytes_in_another_process(settings, tmp_path):
-    code = "import hashlib; from server import config, export; print(hashlib.sha256(export.dump(config.settings(), 'nquads')).hexdigest())"
+    code = "import hashlib; from shiquan import config; from shiquan.publish import export; print(hashlib.sha256(export.dump(config.settings(), 'nquads')).hexdigest())"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == hashlib.sha256(export.dump(settings, "nquads")).hexdigest()
 
@@ -243,7 +245,7 @@ def test_void_gives_the_data_version_and_the_ontology_version(settings, void):
 def app():
     app = create_app({"WORKERS": 0, "TESTING": True})
     if "download" not in app.blueprints:  # until create_app registers it
-        from server.web import download
+        from shiquan.web import download
 
         app.register_blueprint(download.bp)
     yield app

@@ -15,9 +15,11 @@ import pytest
 from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
-from server import extract, loading, validation
-from server.errors import BadInput
-from server.vocab import ID, SQ
+from shiquan import extract
+from shiquan.graph import loading
+from shiquan.graph import validation
+from shiquan.errors import BadInput
+from shiquan.vocab import ID, SQ
 
 from .conftest import DATA, FIXTURES, HAIDONG_PLAN, SOURCE, normalised
 

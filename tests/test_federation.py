@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from server import create_app
+from shiquan import create_app
 
 from .conftest import FIXTURES, serving
 

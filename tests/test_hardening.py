@@ -23,7 +23,7 @@ from typing import Any
 import pyoxigraph as ox
 import pytest
 
-from server import create_app
+from shiquan import create_app
 
 from .conftest import QUERIES, serving
 

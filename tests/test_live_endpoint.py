@@ -17,7 +17,8 @@ import pyoxigraph as ox
 import pytest
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
-from server import create_app, query
+from shiquan import create_app
+from shiquan.sparql import query
 
 from .conftest import QUERIES, serving
 from .test_queries import EXPECTED_ANSWERS

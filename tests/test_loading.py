@@ -3,9 +3,9 @@ import json
 import pytest
 from rdflib import URIRef
 
-from server import loading
-from server.errors import BadInput
-from server.vocab import GRAPH
+from shiquan.graph import loading
+from shiquan.errors import BadInput
+from shiquan.vocab import GRAPH
 
 TRIPLE_TTL = '@prefix sq: <https://w3id.org/shiquan/ontology#> .\n<https://w3id.org/shiquan/id/matter/a> a sq:Matter .\n'
 MATTER = URIRef("https://w3id.org/shiquan/id/matter/a")

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from rdflib import RDF, Graph
 
-from server import config, loading, validation
-from server.vocab import SQ
+from shiquan import config
+from shiquan.graph import loading
+from shiquan.graph import validation
+from shiquan.vocab import SQ
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "national.py"

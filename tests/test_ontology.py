@@ -7,8 +7,9 @@ import shutil
 import pytest
 from rdflib import RDF, XSD, Graph, Literal, URIRef
 
-from server import docs, loading
-from server.vocab import SQ
+from shiquan.publish import docs
+from shiquan.graph import loading
+from shiquan.vocab import SQ
 
 from .conftest import ROOT
 
@@ -73,7 +74,7 @@ def test_documentation_shows_every_term_with_both_labels(settings):
 def test_changelog_has_one_entry_per_change_note(settings):
     from rdflib.namespace import OWL, SKOS
 
-    from server.vocab import ONTOLOGY_IRI
+    from shiquan.vocab import ONTOLOGY_IRI
 
     ontology = loading.read_ontology(settings)
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")

@@ -16,8 +16,11 @@ from urllib.parse import quote, urlsplit
 import pytest
 from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 
-from server import assets, create_app, docs, loading
-from server.vocab import ID, ONTOLOGY_IRI, SQ
+from shiquan.web import assets
+from shiquan import create_app
+from shiquan.publish import docs
+from shiquan.graph import loading
+from shiquan.vocab import ID, ONTOLOGY_IRI, SQ
 
 from .conftest import HAIDONG_PLAN, QUERIES, SOURCE, normalised
 from .test_data import EXPECTED

@@ -1,4 +1,4 @@
-"""server.query over the real store, without Flask."""
+"""shiquan.sparql.query over the real store, without Flask."""
 
 import csv
 import io
@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import pyoxigraph as ox
 import pytest
 
-from server import query
-from server.errors import BadQuery, Forbidden, ResultTooLarge
-from server.vocab import GRAPH
+from shiquan.sparql import query
+from shiquan.errors import BadQuery, Forbidden, ResultTooLarge
+from shiquan.vocab import GRAPH
 
 CODES = "PREFIX sq: <https://w3id.org/shiquan/ontology#> SELECT ?d ?code WHERE { ?d sq:divisionCode ?code } ORDER BY ?code"
 LABEL = 'PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> SELECT ?l WHERE { <https://w3id.org/shiquan/id/matter/zhuanli-jiangli> rdfs:label ?l } ORDER BY ?l'

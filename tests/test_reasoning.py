@@ -7,9 +7,10 @@ import pyoxigraph as ox
 import pytest
 from rdflib import RDF, Graph, URIRef
 
-from server import loading, reasoning
-from server.errors import BadInput, InconsistentGraph
-from server.vocab import ELI, SQ
+from shiquan.graph import loading
+from shiquan.graph import reasoning
+from shiquan.errors import BadInput, InconsistentGraph
+from shiquan.vocab import ELI, SQ
 
 from .conftest import ROOT
 

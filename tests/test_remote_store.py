@@ -24,8 +24,9 @@ import pytest
 import waitress
 from click.testing import CliRunner
 
-from server import create_app, loading
-from server.cli import main
+from shiquan import create_app
+from shiquan.graph import loading
+from shiquan.cli import main
 
 from .conftest import QUERIES
 

@@ -1,4 +1,4 @@
-"""The SPARQL-compiled validator (server.shacl) gives pySHACL's results (server.validation.validate_graph).
+"""The SPARQL-compiled validator (shiquan.graph.shacl) gives pySHACL's results (shiquan.graph.validation.validate_graph).
 
 Each differential test validates the same triples twice: with pySHACL through
 ``validation.validate_graph`` (the reference), and with ``shacl.validate_store`` on a
@@ -21,10 +21,13 @@ from rdflib import RDF, RDFS, SH, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS
 
-from server import loading, reasoning, shacl, validation
-from server.errors import BadInput
-from server.validation import Report, Result
-from server.vocab import SQ, SQS
+from shiquan.graph import loading
+from shiquan.graph import reasoning
+from shiquan.graph import shacl
+from shiquan.graph import validation
+from shiquan.errors import BadInput
+from shiquan.graph.validation import Report, Result
+from shiquan.vocab import SQ, SQS
 
 from .conftest import FIXTURES, ROOT
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from rdflib import RDF, SH, URIRef
 
-from server import config, loading, validation
-from server.vocab import SQS
+from shiquan import config
+from shiquan.graph import loading
+from shiquan.graph import validation
+from shiquan.vocab import SQS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "shapes"
 SETTINGS = config.settings()

@@ -3,9 +3,10 @@ import shutil
 import pytest
 from rdflib import SH, URIRef
 
-from server import loading, validation
-from server.errors import BadInput
-from server.vocab import SQS
+from shiquan.graph import loading
+from shiquan.graph import validation
+from shiquan.errors import BadInput
+from shiquan.vocab import SQS
 
 from .conftest import DATA
 
@@ -102,7 +103,7 @@ def test_a_violating_store_is_refused_naming_its_files_and_no_verdict_is_kept(se
 def test_validate_on_the_command_line_keeps_the_verdict_serve_then_uses(settings, tmp_path):
     from click.testing import CliRunner
 
-    from server.cli import main
+    from shiquan.cli import main
 
     folder = tmp_path / "verdicts"
     result = CliRunner().invoke(main, ["validate"], env={"SHIQUAN_VALIDATED_DIR": str(folder)})

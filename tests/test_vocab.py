@@ -1,6 +1,6 @@
 import pytest
 
-from server.vocab import graph_name, mint
+from shiquan.vocab import graph_name, mint
 
 
 def test_mint_builds_readable_instance_iri():

@@ -10,8 +10,8 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Graph, Literal, URIRef
 
-from server import create_app
-from server.vocab import GRAPH
+from shiquan import create_app
+from shiquan.vocab import GRAPH
 
 CODES = "PREFIX sq: <https://w3id.org/shiquan/ontology#> SELECT ?code WHERE { ?d sq:divisionCode ?code } ORDER BY ?code"
 DESCRIBE = "DESCRIBE <https://w3id.org/shiquan/id/division/haidong>"

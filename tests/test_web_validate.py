@@ -7,7 +7,7 @@ import json
 import pytest
 from rdflib import Graph, URIRef
 
-from server import create_app
+from shiquan import create_app
 
 from .conftest import DATA, FIXTURES
 

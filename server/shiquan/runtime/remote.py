@@ -27,15 +27,15 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from . import query
-from .errors import (
+from shiquan.sparql import query
+from shiquan.errors import (
     BadInput,
     BadQuery,
     QueryTimeout,
     RemoteServiceFailed,
     ResultTooLarge,
 )
-from .vocab import GRAPH
+from shiquan.vocab import GRAPH
 
 log = logging.getLogger(__name__)
 

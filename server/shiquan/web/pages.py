@@ -27,10 +27,15 @@ from flask import (
 from rdflib import OWL, RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
-from .. import assets, docs, loading, query
-from ..errors import BadRequest, NotFound
-from ..vocab import ID, ONTOLOGY_IRI, PREFIXES, SQ, curie, mint
-from . import choose, respond, runtime
+from shiquan.web import assets
+from shiquan.publish import docs
+from shiquan.graph import loading
+from shiquan.sparql import query
+from shiquan.errors import BadRequest, NotFound
+from shiquan.vocab import ID, ONTOLOGY_IRI, PREFIXES, SQ, curie, mint
+from shiquan.web import choose
+from shiquan.web import respond
+from shiquan.web import runtime
 
 bp = Blueprint("pages", __name__)
 

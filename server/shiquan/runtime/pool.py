@@ -23,8 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors, loading
-from .errors import QueryTimeout, ShiquanError
+from shiquan import errors
+from shiquan.graph import loading
+from shiquan.errors import QueryTimeout, ShiquanError
 
 log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -40,7 +41,7 @@ class Job:
 
 def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_uris=None, named_graph_uris=None, service_relay=None):
     """Run a SPARQL query and serialise its answer; returns (media type, bytes)."""
-    from . import query
+    from shiquan.sparql import query
 
     answer = query.run(
         store,
@@ -58,14 +59,14 @@ def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_ur
 
 def _answer_job(store, settings, *, text):
     """Run a SPARQL query and return its Answer (for pages built from several queries)."""
-    from . import query
+    from shiquan.sparql import query
 
     return query.run(store, text, max_rows=settings["MAX_RESULT_ROWS"], timeout_s=settings["QUERY_TIMEOUT_S"])
 
 
 def _validate_job(store, settings, *, data, fmt, source):
     """Validate RDF bytes against the shapes after OWL RL inference; returns a Report."""
-    from . import validation
+    from shiquan.graph import validation
 
     return validation.validate_bytes(data, fmt, source, settings)
 
@@ -148,7 +149,8 @@ def _keeper_main(conn, settings: dict) -> None:
     import signal
     import socket
 
-    from . import loading, validation
+    from shiquan.graph import loading
+    from shiquan.graph import validation
 
     try:
         kg = loading.build_store(settings, progress=lambda stage, done, total: conn.send(("progress", (stage, done, total))))
@@ -454,7 +456,7 @@ class Runtime:
     def __init__(self, settings: Mapping[str, Any], progress: loading.Progress | None = None):
         import tempfile
 
-        from . import remote
+        from shiquan.runtime import remote
 
         self.settings = dict(settings)
         self._temporary: str | None = None
@@ -476,7 +478,7 @@ class Runtime:
                 return
             kg = loading.build_store(settings, path, progress)
             if settings.get("VALIDATE_ON_LOAD", True):
-                from . import validation
+                from shiquan.graph import validation
 
                 try:
                     validation.refuse_invalid_store(kg, settings, progress)
@@ -498,7 +500,7 @@ class Runtime:
         """Serve the remote store at ``url``: count its graphs; validation workers over an empty store at ``path``."""
         import pyoxigraph
 
-        from . import remote
+        from shiquan.runtime import remote
 
         started = time.perf_counter()
         self.remote = remote.RemoteStore(url, self.settings)

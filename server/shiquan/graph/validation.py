@@ -22,9 +22,10 @@ import pyshacl
 from rdflib import RDF, RDFS, SH, Graph, Literal, Node, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
-from . import loading, reasoning
-from .errors import BadInput
-from .vocab import PREFIXES, SQ, curie
+from shiquan.graph import loading
+from shiquan.graph import reasoning
+from shiquan.errors import BadInput
+from shiquan.vocab import PREFIXES, SQ, curie
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +252,7 @@ def validate_bytes(data: bytes, fmt: str, source: str, config: Mapping[str, Any]
     """
     import pyoxigraph as ox
 
-    from . import shacl
+    from shiquan.graph import shacl
 
     store = ox.Store()
     for path in loading.rdf_files([config["ONTOLOGY_DIR"]]):
@@ -275,7 +276,8 @@ def _verdict_file(kg: loading.KnowledgeGraph, config: Mapping[str, Any]) -> Path
     if folder == "":
         return None
     digest = hashlib.sha256(kg.version.encode())
-    from . import reasoning, shacl
+    from shiquan.graph import reasoning
+    from shiquan.graph import shacl
 
     for path in [*loading.rdf_files([config["SHAPES_DIR"]]), Path(shacl.__file__), Path(reasoning.__file__)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -307,7 +309,7 @@ def refuse_invalid_store(kg: loading.KnowledgeGraph, config: Mapping[str, Any], 
     when the verdict was kept; raises BadInput listing the files and their
     first violations.
     """
-    from . import shacl
+    from shiquan.graph import shacl
 
     verdict = _verdict_file(kg, config)
     if verdict is not None and verdict.exists():

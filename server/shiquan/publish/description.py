@@ -8,8 +8,8 @@ from typing import Any
 from rdflib import RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS
 
-from .loading import INFERENCES_GRAPH
-from .vocab import PREFIXES, SQ
+from shiquan.graph.loading import INFERENCES_GRAPH
+from shiquan.vocab import PREFIXES, SQ
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")

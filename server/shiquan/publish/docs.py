@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
-from .vocab import ONTOLOGY_IRI, SQ
-from .vocab import curie as vocab_curie
+from shiquan.vocab import ONTOLOGY_IRI, SQ
+from shiquan.vocab import curie as vocab_curie
 
 KINDS = [
     (OWL.Class, "Classes", "类"),

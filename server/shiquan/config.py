@@ -5,21 +5,32 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def resource_dir(name: str) -> Path:
+    """The folder of the project's hand-edited ``name`` files (ontology, shapes, data, queries).
+
+    An installed wheel carries them as package resources (``shiquan/ontology/`` …); in a checkout they are the
+    top-level folders of the repository, their one source, which the editable install maps to the same names.
+    """
+    packaged = Path(str(resources.files("shiquan"))) / name
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / name
 
 
 class Defaults:
     # Folder of the ontology's Turtle files (shiquan.ttl, alignments.ttl).
-    ONTOLOGY_DIR = str(PROJECT_ROOT / "ontology")
+    ONTOLOGY_DIR = str(resource_dir("ontology"))
     # Folder of the SHACL shapes, one Turtle file per target class.
-    SHAPES_DIR = str(PROJECT_ROOT / "shapes")
+    SHAPES_DIR = str(resource_dir("shapes"))
     # Files or folders of instance data to serve; folders are read for RDF files, not recursively.
-    DATA_PATHS = [str(PROJECT_ROOT / "data")]
+    DATA_PATHS = [str(resource_dir("data"))]
     # Folder of the example queries shown on the query page and tested.
-    QUERIES_DIR = str(PROJECT_ROOT / "queries")
+    QUERIES_DIR = str(resource_dir("queries"))
     # Refuse, at start, data that violates the shapes (naming the files); False loads it anyway.
     VALIDATE_ON_LOAD = True
     # Folder of an on-disk Oxigraph store, rebuilt at start, that each worker opens read-only; None: the store is

@@ -17,8 +17,8 @@ import pyoxigraph as ox
 from owlrl.Namespaces import ERRNS
 from rdflib import OWL, RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
 
-from .errors import BadInput, InconsistentGraph
-from .terms import to_oxigraph
+from shiquan.errors import BadInput, InconsistentGraph
+from shiquan.terms import to_oxigraph
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,10 @@ def rules(ontology: Graph) -> Rules:
     """
     for kind in _UNSUPPORTED:
         if (None, RDF.type, kind) in ontology:
-            raise BadInput(f"the targeted OWL RL rules do not cover {kind}; extend server.reasoning", "ontology")
+            raise BadInput(f"the targeted OWL RL rules do not cover {kind}; extend shiquan.graph.reasoning", "ontology")
     for predicate in _UNSUPPORTED_PREDICATES:
         if (None, predicate, None) in ontology:
-            raise BadInput(f"the targeted OWL RL rules do not cover {predicate}; extend server.reasoning", "ontology")
+            raise BadInput(f"the targeted OWL RL rules do not cover {predicate}; extend shiquan.graph.reasoning", "ontology")
     schema = infer(ontology)
     closed = ontology + schema
 

@@ -13,9 +13,14 @@ from pathlib import Path
 import click
 from rdflib import RDF
 
-from . import config, docs, loading, query, remote, validation
-from .errors import BadInput, ShiquanError
-from .vocab import SQ
+from shiquan import config
+from shiquan.publish import docs
+from shiquan.graph import loading
+from shiquan.sparql import query
+from shiquan.runtime import remote
+from shiquan.graph import validation
+from shiquan.errors import BadInput, ShiquanError
+from shiquan.vocab import SQ
 
 
 def _fail(exc: ShiquanError) -> None:
@@ -53,7 +58,7 @@ def validate(files: tuple[Path, ...], fmt: str | None, output: str, lang: str, e
         if engine == "pyshacl":
             report = validation.validate_paths(settings["DATA_PATHS"], settings, fmt)
         else:
-            from . import shacl
+            from shiquan.graph import shacl
 
             kg = loading.build_store(settings, progress=bar, fmt=fmt)
             report = shacl.validate_store(kg.store, validation.schema(settings)[0], progress=validation.shapes_progress(bar))
@@ -74,7 +79,7 @@ def validate(files: tuple[Path, ...], fmt: str | None, output: str, lang: str, e
 
 
 def _bar(enabled: bool | None):
-    from . import progress
+    from shiquan import progress
 
     return progress.bar(enabled)
 
@@ -130,7 +135,8 @@ def serve(
 
     import waitress
 
-    from . import assets, create_app
+    from shiquan.web import assets
+    from shiquan import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
@@ -208,7 +214,7 @@ def _stop(signum, frame) -> None:
 @main.command(name="assets")
 def assets_command() -> None:
     """Fetch the query page's YASGUI build (pinned, integrity-checked) from the npm registry."""
-    from . import assets
+    from shiquan.web import assets
 
     try:
         folder = assets.install(config.settings())
@@ -238,7 +244,7 @@ def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: b
     given with -o, and a text that cannot be read as a plan does not stop the others.
     Exit 0, 1 with --strict when a sentence is left over, 2 when a text cannot be read as a plan.
     """
-    from . import extract
+    from shiquan import extract
 
     if len(plan_texts) > 1 and (output is None or output.is_file()):
         _fail(BadInput("with several plan texts, give -o a folder to write one PLAN.ttl per text"))
@@ -291,7 +297,7 @@ def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: b
 @click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders (default: the project's data).")
 def export_command(fmt: str, output: Path | None, data_paths: tuple[Path, ...]) -> None:
     """Write the whole dataset (ontology, data, inferences) as N-Quads, TriG, Turtle (union) or JSON-LD."""
-    from . import export
+    from shiquan.publish import export
 
     overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
     try:

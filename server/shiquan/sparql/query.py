@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from .errors import (
+from shiquan.errors import (
     BadQuery,
     BadRequest,
     Forbidden,
@@ -24,7 +24,7 @@ from .errors import (
     ResultTooLarge,
     ShiquanError,
 )
-from .vocab import PREFIXES, curie
+from shiquan.vocab import PREFIXES, curie
 
 # Media types of the answers, by kind of query.
 RESULTS_TYPES = {

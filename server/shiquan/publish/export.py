@@ -21,11 +21,11 @@ import pyoxigraph as ox
 from rdflib import OWL, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF
 
-from . import loading
-from .description import FORMATS as W3C_FORMATS
-from .description import SD, VOID
-from .errors import BadRequest
-from .vocab import ID, ONTOLOGY_IRI, PREFIXES
+from shiquan.graph import loading
+from shiquan.publish.description import FORMATS as W3C_FORMATS
+from shiquan.publish.description import SD, VOID
+from shiquan.errors import BadRequest
+from shiquan.vocab import ID, ONTOLOGY_IRI, PREFIXES
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 DATASET = ID["dataset/shiquan"]

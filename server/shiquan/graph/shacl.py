@@ -11,7 +11,7 @@ SPARQL query over all of its focus nodes, e.g. for ``sh:class`` on a property::
     }
 
 runs it on the store, and builds from the answers the :class:`~server.validation.Report`
-that :func:`server.validation.validate_graph` builds from pySHACL's report: the same
+that :func:`shiquan.graph.validation.validate_graph` builds from pySHACL's report: the same
 focus nodes, shapes, severities, messages, paths, values, components, labels and order,
 and an equivalent report graph.
 
@@ -68,11 +68,11 @@ import pyoxigraph as ox
 from rdflib import OWL, RDF, RDFS, SH, XSD, BNode, Graph, Literal, Node, URIRef
 from rdflib.namespace import DCTERMS, SKOS, NamespaceManager
 
-from . import loading
-from .errors import BadInput
-from .terms import to_oxigraph
-from .validation import Report, Result, _with_languages
-from .vocab import SQ, curie
+from shiquan.graph import loading
+from shiquan.errors import BadInput
+from shiquan.terms import to_oxigraph
+from shiquan.graph.validation import Report, Result, _with_languages
+from shiquan.vocab import SQ, curie
 
 Term = Any  # a pyoxigraph NamedNode, BlankNode or Literal
 Row = dict[str, Term]  # one query solution: variable name → term, bound variables only
@@ -1380,7 +1380,7 @@ def _details(store: ox.Store, compiler: _Compiler, raws: list[_Raw], depth: int 
 
 
 def _labels(store: ox.Store, nodes: Iterable[Node]) -> dict[Node, tuple[Literal, ...]]:
-    """The labels ``server.validation._labels`` gives, looked up for all ``nodes`` at once."""
+    """The labels ``shiquan.graph.validation._labels`` gives, looked up for all ``nodes`` at once."""
     wanted = list(dict.fromkeys(nodes))
     found: dict[Node, dict[Node, set[Literal]]] = {n: {p: set() for p in LABEL_PROPERTIES} for n in wanted}
     properties = " ".join(f"<{p}>" for p in LABEL_PROPERTIES)
@@ -1484,7 +1484,7 @@ def validate_store(store: ox.Store, shapes: Graph, *, progress: Progress | None 
     ``store`` holds the ontology, the data and its OWL RL inferences (in any named
     graphs); every query runs over their union. ``progress(done, total, label)`` is
     called after each compiled check. Returns the Report that
-    :func:`server.validation.validate_graph` returns for the same triples, report graph
+    :func:`shiquan.graph.validation.validate_graph` returns for the same triples, report graph
     included. Raises BadInput, before any query runs, for a shape that uses a
     constraint component, target or feature that is not compiled.
     """

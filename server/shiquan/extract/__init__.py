@@ -27,8 +27,8 @@ from pypinyin import Style, lazy_pinyin
 from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
-from .errors import BadInput
-from .vocab import ID, PREFIXES, SEGMENT_RE, SQ, mint
+from shiquan.errors import BadInput
+from shiquan.vocab import ID, PREFIXES, SEGMENT_RE, SQ, mint
 
 with warnings.catch_warnings():
     # jieba 0.42 imports pkg_resources, which recent setuptools deprecate with a warning at import time.

@@ -12,10 +12,13 @@ from flask import (
     url_for,
 )
 
-from .. import export, loading
-from ..errors import NotFound
-from ..loading import MEDIA_TYPES
-from . import choose, respond, runtime
+from shiquan.publish import export
+from shiquan.graph import loading
+from shiquan.errors import NotFound
+from shiquan.graph.loading import MEDIA_TYPES
+from shiquan.web import choose
+from shiquan.web import respond
+from shiquan.web import runtime
 
 bp = Blueprint("download", __name__)
 

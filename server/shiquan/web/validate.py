@@ -6,9 +6,11 @@ from pathlib import Path
 
 from flask import Blueprint, Response, json, render_template, request
 
-from ..errors import BadRequest, UnsupportedMediaType
-from ..loading import FORMAT_NAMES, FORMATS, MEDIA_TYPES
-from . import choose, respond, runtime
+from shiquan.errors import BadRequest, UnsupportedMediaType
+from shiquan.graph.loading import FORMAT_NAMES, FORMATS, MEDIA_TYPES
+from shiquan.web import choose
+from shiquan.web import respond
+from shiquan.web import runtime
 
 bp = Blueprint("validate", __name__)
 

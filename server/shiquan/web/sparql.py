@@ -11,8 +11,8 @@ import urllib.request
 
 from flask import Blueprint, Response, request, url_for
 
-from ..description import service_description
-from ..errors import (
+from shiquan.publish.description import service_description
+from shiquan.errors import (
     BadRequest,
     Forbidden,
     GatewayTimeout,
@@ -20,8 +20,10 @@ from ..errors import (
     RemoteServiceFailed,
     UnsupportedMediaType,
 )
-from ..loading import MEDIA_TYPES
-from . import choose, respond, runtime
+from shiquan.graph.loading import MEDIA_TYPES
+from shiquan.web import choose
+from shiquan.web import respond
+from shiquan.web import runtime
 
 bp = Blueprint("sparql", __name__)
 SERVICE_WORD = re.compile(r"\bSERVICE\b", re.IGNORECASE)

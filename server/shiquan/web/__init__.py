@@ -8,8 +8,8 @@ import urllib.parse
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
-from .. import query
-from ..errors import BadRequest, NotAcceptable, ShiquanError
+from shiquan.sparql import query
+from shiquan.errors import BadRequest, NotAcceptable, ShiquanError
 
 log = logging.getLogger(__name__)
 

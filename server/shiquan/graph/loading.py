@@ -24,10 +24,10 @@ from xml.parsers import expat
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from . import reasoning
-from .errors import BadInput, ShiquanError
-from .terms import to_rdflib  # noqa: F401  (loading.to_rdflib is used across the project)
-from .vocab import PREFIXES, graph_name
+from shiquan.graph import reasoning
+from shiquan.errors import BadInput, ShiquanError
+from shiquan.terms import to_rdflib  # noqa: F401  (loading.to_rdflib is used across the project)
+from shiquan.vocab import PREFIXES, graph_name
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +354,7 @@ def check_files(plan: list[tuple[Path, str, str | None]]) -> dict[str, list[str]
 
 def _check_elsewhere(plan: list[tuple[Path, str, str | None]]) -> subprocess.Popen:
     """Start :func:`check_files` in a new Python process (read its answer with :func:`_checked`)."""
-    code = "from server.loading import _check_main; _check_main()"
+    code = "from shiquan.graph.loading import _check_main; _check_main()"
     argument = json.dumps([[str(path), graph, fmt] for path, graph, fmt in plan])
     return subprocess.Popen([sys.executable, "-c", code, argument], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from . import runtime
+from shiquan.web import runtime
 
 bp = Blueprint("health", __name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ShiquanError
+from shiquan.errors import ShiquanError
 
 YASGUI = {
     "name": "@zazuko/yasgui",

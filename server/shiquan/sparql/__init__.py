@@ -1,0 +1,1 @@
+"""sparql wing."""
