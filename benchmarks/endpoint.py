@@ -54,6 +54,7 @@ from rdflib import Graph, URIRef
 
 from shiquan import config
 from shiquan.graph import loading
+from shiquan.publish import export
 from shiquan.sparql import query
 from shiquan.errors import ShiquanError
 
@@ -229,7 +230,7 @@ def measure_rdflib(graph: Graph, case: Case, requests: int, warmup: int) -> list
 def rdflib_union(settings: dict) -> Graph:
     """One rdflib Graph (in-memory store, so rdflib's own SPARQL engine) with every named graph and the inferences."""
     graph = Graph()
-    for name, ntriples in loading.assembled(settings).ntriples.items():
+    for name, ntriples in export.assembled(settings).ntriples.items():
         graph += loading.parse_bytes(ntriples, "nt", name, URIRef(name))[URIRef(name)]
     if type(graph.store).__name__ != "Memory":  # oxrdflib would answer with pyoxigraph instead
         raise BenchmarkError(f"expected rdflib's Memory store, got {type(graph.store).__name__}")

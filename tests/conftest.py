@@ -28,16 +28,20 @@ def normalised(text: str) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _verdicts_kept_apart(tmp_path_factory):
-    """Validation verdicts go to a folder of this session (the app and the commands read SHIQUAN_VALIDATED_DIR)."""
+    """Validation verdicts and dumps go to folders of this session (the app and the commands read
+    SHIQUAN_VALIDATED_DIR and SHIQUAN_DUMPS_DIR)."""
     import os
 
-    before = os.environ.get("SHIQUAN_VALIDATED_DIR")
-    os.environ["SHIQUAN_VALIDATED_DIR"] = str(tmp_path_factory.mktemp("validated"))
+    names = ("SHIQUAN_VALIDATED_DIR", "SHIQUAN_DUMPS_DIR")
+    before = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ[name] = str(tmp_path_factory.mktemp(name.lower()))
     yield
-    if before is None:
-        del os.environ["SHIQUAN_VALIDATED_DIR"]
-    else:
-        os.environ["SHIQUAN_VALIDATED_DIR"] = before
+    for name, value in before.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

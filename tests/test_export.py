@@ -75,12 +75,12 @@ def test_quad_dump_keeps_each_graph_with_the_triples_of_its_files(settings, expe
     counts = per_graph(parse(export.dump(settings, fmt), fmt))
     assert set(counts) == set(expected_counts) | {INFERENCES_GRAPH}
     assert {name: counts[name] for name in expected_counts} == expected_counts
-    assert counts[INFERENCES_GRAPH] == loading.assembled(settings).counts[INFERENCES_GRAPH] > 0
+    assert counts[INFERENCES_GRAPH] == export.assembled(settings).counts[INFERENCES_GRAPH] > 0
 
 
 @pytest.mark.parametrize("fmt", QUAD_FORMATS)
 def test_quad_dump_holds_as_many_quads_as_the_store_is_loaded_with(settings, fmt):
-    assert len(parse(export.dump(settings, fmt), fmt)) == sum(loading.assembled(settings).counts.values())
+    assert len(parse(export.dump(settings, fmt), fmt)) == sum(export.assembled(settings).counts.values())
 
 
 @pytest.mark.parametrize("fmt", ["trig", "jsonld"])
@@ -128,7 +128,7 @@ def test_dump_is_the_same_bytes_on_each_call(settings, fmt):
 @pytest.fixture(scope="module")
 def fresh_ntriples(settings) -> dict[str, bytes]:
     """The named graphs loaded and inferred again, uncached: a new store, new blank node ids."""
-    return loading.as_stated(loading.build_store(settings), settings)
+    return export.as_stated(loading.build_store(settings), settings)
 
 
 @pytest.mark.parametrize("fmt", list(DUMPS))
@@ -182,7 +182,7 @@ def test_format_names_extensions_and_media_types_all_name_a_format():
 
 @pytest.fixture(scope="module")
 def void(settings) -> Graph:
-    return export.void(settings, BASE, ENDPOINT)
+    return export.void(export.published(settings), BASE, ENDPOINT)
 
 
 def test_void_dataset_has_titles_in_english_and_chinese_and_the_cc_by_licence(void):
@@ -233,7 +233,7 @@ def test_void_has_one_subset_per_named_graph_with_its_count(settings, void):
 def test_void_gives_the_data_version_and_the_ontology_version(settings, void):
     ontology = Graph().parse(ROOT / "ontology" / "shiquan.ttl", format="turtle")
     iri = URIRef("https://w3id.org/shiquan/ontology")
-    assert void.value(DATASET, DCTERMS.hasVersion) == Literal(loading.assembled(settings).version)
+    assert void.value(DATASET, DCTERMS.hasVersion) == Literal(export.assembled(settings).version)
     assert void.value(iri, OWL.versionInfo) == ontology.value(iri, OWL.versionInfo)
     assert void.value(DATASET, DCTERMS.conformsTo) == ontology.value(iri, OWL.versionIRI)
 
@@ -244,10 +244,6 @@ def test_void_gives_the_data_version_and_the_ontology_version(settings, void):
 @pytest.fixture(scope="module")
 def app():
     app = create_app({"WORKERS": 0, "TESTING": True})
-    if "download" not in app.blueprints:  # until create_app registers it
-        from shiquan.web import download
-
-        app.register_blueprint(download.bp)
     yield app
     app.extensions["shiquan"].close()
 
@@ -263,7 +259,8 @@ def test_download_index_as_json_lists_the_four_dumps_with_size_and_checksum(clie
     body = response.get_json()
     assert {d["filename"] for d in body["dumps"]} == {file for file, _, _ in DUMPS.values()}
     for entry in body["dumps"]:
-        data = client.get(entry["url"]).data
+        with client.get(entry["url"]) as dumped:
+            data = dumped.data
         assert entry["size"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
     assert body["void"] == "http://localhost/.well-known/void"
 
@@ -280,24 +277,25 @@ def test_download_index_as_html_links_each_dump_and_the_void(client):
 @pytest.mark.parametrize("fmt", list(DUMPS))
 def test_dump_is_served_as_an_attachment_with_its_media_type_and_etag(client, settings, fmt):
     file, media_type, _ = DUMPS[fmt]
-    response = client.get(f"/download/{file}")
-    assert response.status_code == 200 and response.mimetype == media_type
-    assert response.headers["Content-Disposition"] == f'attachment; filename="{file}"'
-    assert response.headers["ETag"] == f'"{loading.assembled(settings).version}-{fmt}"'
-    assert response.data == export.dump(settings, fmt)
+    with client.get(f"/download/{file}") as response:  # closes the file the dump is streamed from
+        assert response.status_code == 200 and response.mimetype == media_type
+        assert response.headers["Content-Disposition"] == f'attachment; filename="{file}"'
+        assert response.headers["ETag"] == f'"{export.assembled(settings).version}-{fmt}"'
+        assert response.data == export.dump(settings, fmt)
 
 
 @pytest.mark.parametrize("fmt", list(DUMPS))
 def test_dump_with_a_matching_if_none_match_is_not_modified(client, fmt):
     file = DUMPS[fmt][0]
-    etag = client.get(f"/download/{file}").headers["ETag"]
+    with client.get(f"/download/{file}") as first:
+        etag = first.headers["ETag"]
     response = client.get(f"/download/{file}", headers={"If-None-Match": etag})
     assert response.status_code == 304 and response.data == b"" and response.headers["ETag"] == etag
 
 
 def test_dump_with_another_etag_is_sent_in_full(client):
-    response = client.get("/download/shiquan.nq", headers={"If-None-Match": '"0000000000000000-nquads"'})
-    assert response.status_code == 200 and response.data
+    with client.get("/download/shiquan.nq", headers={"If-None-Match": '"0000000000000000-nquads"'}) as response:
+        assert response.status_code == 200 and response.data
 
 
 def test_unknown_dump_is_404(client):
@@ -342,3 +340,31 @@ def test_dumps_keep_the_literals_as_the_files_write_them(settings, tmp_path):
     mine = {**settings, "DATA_PATHS": [str(data)]}
     dumped = export.dump(mine, "nquads").decode("utf-8")
     assert f'"1"^^<{xsd}positiveInteger>' in dumped and f'"60.0"^^<{xsd}decimal>' in dumped
+
+
+def test_the_web_process_never_builds_a_store_for_dumps_and_void(monkeypatch, tmp_path):
+    """With workers, the dumps are written once by a worker (forked from the keeper's prepared store) into
+    DUMPS_DIR; the web process only reads them, however many requests ask at once."""
+    import threading
+
+    built = []
+    real = loading.build_store
+    monkeypatch.setattr(loading, "build_store", lambda *a, **k: built.append(1) or real(*a, **k))
+    app = create_app({"WORKERS": 1, "TESTING": True, "DUMPS_DIR": str(tmp_path)})
+    try:
+        client = app.test_client()
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(client.get("/download", headers={"Accept": "application/json"})))
+                   for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [a.status_code for a in answers] == [200] * 4
+        assert client.get("/.well-known/void").status_code == 200
+        with client.get("/download/shiquan.nq") as response:
+            assert response.status_code == 200 and b"haidong-dongzhengban-2024-96" in response.data
+    finally:
+        app.extensions["shiquan"].close()
+    assert built == []
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 1  # one version, written once

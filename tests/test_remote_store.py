@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from shiquan import create_app
 from shiquan.graph import loading
+from shiquan.publish import export
 from shiquan.cli import main
 
 from .conftest import QUERIES
@@ -138,7 +139,7 @@ def bindings(response, name: str) -> list[str]:
 
 
 def test_load_puts_every_assembled_graph_with_all_its_triples_in_the_store(app, settings):
-    assert app.extensions["shiquan"].counts == loading.assembled(settings).counts
+    assert app.extensions["shiquan"].counts == export.assembled(settings).counts
 
 
 def test_divisions_under_haidong_are_its_six_counties(client):

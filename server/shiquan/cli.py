@@ -18,7 +18,8 @@ from shiquan.publish import docs
 from shiquan.graph import loading
 from shiquan.sparql import query
 from shiquan.runtime import remote
-from shiquan.graph import validation
+from shiquan.graph import dataset, validation
+from shiquan.publish import export
 from shiquan.errors import BadInput, ShiquanError
 from shiquan.vocab import SQ
 
@@ -109,22 +110,22 @@ def query_command(source, output: str, data_paths: tuple[Path, ...]) -> None:
 
 
 @main.command()
-@click.option("--host", envvar="SHIQUAN_HOST", default=config.Defaults.HOST, show_default=True, help="Address to bind.")
-@click.option("--port", envvar="SHIQUAN_PORT", type=click.IntRange(0, 65535), default=config.Defaults.PORT, show_default=True)
+@click.option("--host", help=f"Address to bind (default {config.Defaults.HOST}). Env: SHIQUAN_HOST.")
+@click.option("--port", type=click.IntRange(0, 65535), help=f"Port (default {config.Defaults.PORT}). Env: SHIQUAN_PORT.")
 @click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders to serve (repeatable; default: the project's data). Env: SHIQUAN_DATA_PATHS.")
-@click.option("--store", "store", envvar="SHIQUAN_STORE_PATH", metavar="DIR|URL", help="Folder for an on-disk store (rebuilt at start; default: the store is held in memory, shared by the workers), or the URL of a remote SPARQL endpoint to serve instead (see `shiquan load`).")
-@click.option("--workers", envvar="SHIQUAN_WORKERS", type=click.IntRange(1, 64), default=config.Defaults.WORKERS, show_default=True, help="Query worker processes.")
-@click.option("--threads", envvar="SHIQUAN_THREADS", type=click.IntRange(1, 256), default=16, show_default=True, help="HTTP threads.")
+@click.option("--store", "store", metavar="DIR|URL", help="Folder for an on-disk store (rebuilt at start; default: the store is held in memory, shared by the workers), or the URL of a remote SPARQL endpoint to serve instead (see `shiquan load`). Env: SHIQUAN_STORE_PATH, SHIQUAN_STORE_URL.")
+@click.option("--workers", type=click.IntRange(1, 64), help=f"Query worker processes (default {config.Defaults.WORKERS}). Env: SHIQUAN_WORKERS.")
+@click.option("--threads", type=click.IntRange(1, 256), help=f"HTTP threads (default {config.Defaults.THREADS}). Env: SHIQUAN_THREADS.")
 @click.option("--no-validate", is_flag=True, help="Load data even when it violates the shapes.")
 @click.option("--service-allowlist", "allowlist", multiple=True, metavar="URL", help="An endpoint queries may call with SERVICE (repeatable). Env: SHIQUAN_SERVICE_ALLOWLIST, space-separated.")
 @PROGRESS
 def serve(
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     data_paths: tuple[Path, ...],
     store: str | None,
-    workers: int,
-    threads: int,
+    workers: int | None,
+    threads: int | None,
     no_validate: bool,
     allowlist: tuple[str, ...],
     progress: bool | None,
@@ -140,7 +141,9 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
-    overrides = {"WORKERS": workers, "HOST": host, "PORT": port}
+    # Options override the settings (defaults, then SHIQUAN_* in the environment): config.settings reads them once.
+    overrides = {key: value for key, value in (("WORKERS", workers), ("HOST", host), ("PORT", port),
+                                               ("THREADS", threads)) if value is not None}
     if no_validate:
         overrides["VALIDATE_ON_LOAD"] = False
     if data_paths:
@@ -158,18 +161,19 @@ def serve(
         if bar is not None:
             bar.close()
     runtime = app.extensions["shiquan"]
+    settings = app.config
     try:
         assets.install(app.config)
     except ShiquanError as exc:
         click.echo(f"shiquan: the query page will use a plain form: {exc}", err=True)
     # A GET's query string may be as long as a POST body (waitress's own limit, 256 KiB, answers in plain text).
-    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="shiquan",
+    server = waitress.create_server(app, host=settings["HOST"], port=settings["PORT"], threads=settings["THREADS"], ident="shiquan",
                                     max_request_header_size=app.config["MAX_BODY_BYTES"] + 64 * 1024)
     where = f" of {runtime.remote.url}" if runtime.remote else ""
     click.echo(
         f"shiquan: serving {runtime.triple_count} triples in {len(runtime.counts)} graphs{where}, "
         f"ready in {time.perf_counter() - started:.1f} s (load {runtime.load_seconds:.1f} s), "
-        f"{workers} workers; SPARQL endpoint at http://{host}:{server.effective_port}/sparql",
+        f"{settings['WORKERS']} workers; SPARQL endpoint at http://{settings['HOST']}:{server.effective_port}/sparql",
         err=True,
     )
     signal.signal(signal.SIGTERM, _stop)
@@ -193,10 +197,8 @@ def load_command(url: str, data_paths: tuple[Path, ...], no_validate: bool, prog
     settings = config.settings(overrides)
     bar = _bar(progress)
     try:
-        kg = loading.build_store(settings, progress=bar)
-        if not no_validate:
-            validation.refuse_invalid_store(kg, settings, bar)
-        graphs = loading.assembled(settings, kg).ntriples
+        kg = dataset.prepare(settings, progress=bar, validate=not no_validate)
+        graphs = export.assembled(settings, kg).ntriples
         remote.replace_graphs(url, graphs)
     except ShiquanError as exc:
         _fail(exc)
@@ -297,8 +299,6 @@ def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: b
 @click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders (default: the project's data).")
 def export_command(fmt: str, output: Path | None, data_paths: tuple[Path, ...]) -> None:
     """Write the whole dataset (ontology, data, inferences) as N-Quads, TriG, Turtle (union) or JSON-LD."""
-    from shiquan.publish import export
-
     overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
     try:
         data = export.dump(config.settings(overrides), fmt)

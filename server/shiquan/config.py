@@ -62,11 +62,18 @@ class Defaults:
     # ontology, shapes and engine), so that a start on data validated before skips the check; None:
     # ~/.cache/shiquan/validated. An empty string keeps no verdicts.
     VALIDATED_DIR: str | None = None
+    # Folder where the dumps of each dataset version are written once, by a worker, and served from; None:
+    # ~/.cache/shiquan/dumps.
+    DUMPS_DIR: str | None = None
+    # Seconds a worker may take to write the dumps of a dataset version (at national scale, minutes).
+    EXPORT_TIMEOUT_S = 600.0
     # Folder for downloaded front-end assets (the YASGUI build); None: ~/.cache/shiquan/assets.
     ASSETS_DIR: str | None = None
     # Address `shiquan serve` binds to.
     HOST = "127.0.0.1"
     PORT = 8000
+    # HTTP threads of `shiquan serve` (waitress).
+    THREADS = 16
 
 
 def from_env(prefix: str = "SHIQUAN", environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -8,6 +8,18 @@ class ShiquanError(Exception):
 
     status, code = 500, "internal_error"
 
+    def __reduce__(self):
+        # Errors cross from worker processes pickled: keep the message and the attributes (a BadInput's source and
+        # line) without calling __init__ again, which would format the message a second time.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[ShiquanError], args: tuple, state: dict) -> ShiquanError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
+
 
 class BadQuery(ShiquanError):
     """The SPARQL text is malformed or is not a query."""

@@ -64,6 +64,11 @@ def graph_name(slug: str) -> URIRef:
     return GRAPH[slug]
 
 
+# The named graphs the loader fills besides one per data file.
+ONTOLOGY_GRAPH = graph_name("ontology")
+INFERENCES_GRAPH = graph_name("inferences")
+
+
 def curie(iri: str) -> str:
     """A short reading of an IRI: ``sq:Plan`` for known prefixes, ``<plan/…>`` for instances, else ``<iri>``."""
     for prefix, ns in _BY_LENGTH:

@@ -27,7 +27,7 @@ from rdflib import Graph, URIRef
 from shiquan.graph import reasoning
 from shiquan.errors import BadInput, ShiquanError
 from shiquan.terms import to_rdflib  # noqa: F401  (loading.to_rdflib is used across the project)
-from shiquan.vocab import PREFIXES, graph_name
+from shiquan.vocab import INFERENCES_GRAPH, ONTOLOGY_GRAPH, PREFIXES, graph_name
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,6 @@ PARSERS = {
     "xml": ox.RdfFormat.RDF_XML,
 }
 
-ONTOLOGY_GRAPH = graph_name("ontology")
-INFERENCES_GRAPH = graph_name("inferences")
 
 
 def format_for(path: Path, fmt: str | None = None) -> str:
@@ -138,11 +136,11 @@ def parse_bytes(data: bytes, fmt: str, source: str, default_graph: URIRef) -> di
                 graph = graphs[key] = Graph(identifier=key)
             graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
     except (SyntaxError, ValueError) as exc:
-        raise _bad_rdf(exc, fmt, source, lambda: data) from exc
+        raise bad_rdf(exc, fmt, source, lambda: data) from exc
     return graphs
 
 
-def _bad_rdf(exc: Exception, fmt: str, source: str, data: Callable[[], bytes]) -> BadInput:
+def bad_rdf(exc: Exception, fmt: str, source: str, data: Callable[[], bytes]) -> BadInput:
     """The BadInput for a pyoxigraph parse error of ``source``, with the line it stopped at.
 
     ``data`` gives the bytes, read only when the parser's message needs them
@@ -171,7 +169,7 @@ def load_bytes(store: ox.Store, data: bytes, fmt: str, source: str, graph: URIRe
     try:
         store.load(data, format=PARSERS[fmt], base_iri=str(graph), to_graph=ox.NamedNode(str(graph)))
     except (SyntaxError, ValueError) as exc:
-        raise _bad_rdf(exc, fmt, source, lambda: data) from exc
+        raise bad_rdf(exc, fmt, source, lambda: data) from exc
 
 
 def infer_in(store: ox.Store, config: Mapping[str, Any], progress: Progress | None = None) -> int:
@@ -284,26 +282,12 @@ class KnowledgeGraph:
         return sum(self.triples_per_graph.values())
 
 
-@dataclass(frozen=True)
-class Assembled:
-    """Named graphs as N-Triples, ready for a store, and the version of the inputs they come from."""
-
-    ntriples: dict[str, bytes]
-    counts: dict[str, int]
-    version: str
-
-
 Progress = Callable[[str, int, int], None]
 """Told ``(stage, done, total)`` as a long job advances."""
 
 # From this many bytes of input on, files are checked strictly in another process while the store loads them
 # leniently: the parse errors are the same, and the load takes the time of the slower of the two, not the sum.
 PARALLEL_CHECK_BYTES = 32 * 1024 * 1024
-_CACHE: dict[tuple, Assembled] = {}
-
-
-def _inputs(config: Mapping[str, Any]) -> list[Path]:
-    return rdf_files([config["ONTOLOGY_DIR"]]) + rdf_files(config["DATA_PATHS"])
 
 
 def fingerprint(files: list[Path]) -> tuple:
@@ -340,7 +324,7 @@ def check_file(path: Path, graph: str, fmt: str | None = None) -> list[str]:
         for quad in ox.parse(path=str(path), format=PARSERS[fmt], base_iri=graph):
             graphs.add(quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else graph)
     except (SyntaxError, ValueError) as exc:
-        raise _bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
+        raise bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
     except OSError as exc:
         raise BadInput(f"cannot read: {exc.strerror}", str(path)) from exc
     return sorted(graphs)
@@ -419,7 +403,7 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
             try:
                 store.load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph), lenient=True)
             except (SyntaxError, ValueError) as exc:
-                raise _bad_rdf(exc, name, str(path), path.read_bytes) from exc
+                raise bad_rdf(exc, name, str(path), path.read_bytes) from exc
         tell("loading files", len(plan), len(plan))
         if checking is not None:
             graphs_of, version = _checked(checking)
@@ -458,42 +442,3 @@ def build_store(config: Mapping[str, Any], path: str | None = None, progress: Pr
     if path:
         store.flush()
     return kg
-
-
-def as_stated(kg: KnowledgeGraph, config: Mapping[str, Any]) -> dict[str, bytes]:
-    """Every graph of ``kg`` as N-Triples, with its literals as the files write them.
-
-    The store keeps numbers in canonical form ("60.0" as "60", xsd:positiveInteger
-    as xsd:integer), which is fine for queries but not for dumps and copies: so
-    the files' graphs are parsed again here, and only the inferences come from
-    the store. Raises BadInput for a file that changed since.
-    """
-    quads: dict[str, list[ox.Triple]] = {}
-    ontology = set(rdf_files([config["ONTOLOGY_DIR"]]))
-    for path in _inputs(config):
-        graph = str(ONTOLOGY_GRAPH) if path in ontology else str(default_graph(path))
-        fmt = format_for(path)
-        try:
-            for quad in ox.parse(path=str(path), format=PARSERS[fmt], base_iri=graph):
-                name = quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else graph
-                quads.setdefault(name, []).append(quad.triple)
-        except (SyntaxError, ValueError) as exc:
-            raise _bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
-    graphs = {name: ox.serialize(list(dict.fromkeys(triples)), format=ox.RdfFormat.N_TRIPLES) for name, triples in quads.items()}
-    inferred = str(INFERENCES_GRAPH)
-    graphs[inferred] = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(inferred))
-    return graphs
-
-
-def assembled(config: Mapping[str, Any], kg: KnowledgeGraph | None = None) -> Assembled:
-    """The store :func:`build_store` fills (or ``kg``, already filled from ``config``), as N-Triples per graph with
-    the files' literals (see :func:`as_stated`), kept for as long as no input file changes.
-
-    Raises as :func:`fill`.
-    """
-    key = fingerprint(_inputs(config))
-    if key not in _CACHE:
-        kg = kg or build_store(config)
-        _CACHE.clear()
-        _CACHE[key] = Assembled(as_stated(kg, config), dict(kg.triples_per_graph), kg.version)
-    return _CACHE[key]

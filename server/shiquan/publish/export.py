@@ -1,20 +1,28 @@
 """Dumps of the whole dataset and its VoID description.
 
 A dump holds every named graph the store is loaded from — ontology, data and OWL
-RL inferences, as :func:`loading.assembled` gives them — as TriG, N-Quads or
+RL inferences, as :func:`assembled` gives them — as TriG, N-Quads or
 JSON-LD (graph names kept) or Turtle (the union of all graphs). The bytes depend
 only on the input files: blank nodes get canonical labels (RDFC-1.0) and quads
 are sorted, so the same data always gives the same file and the same checksum.
+
+The dumps of a dataset version are built once, by :func:`publish`, from the prepared store (in a query worker
+when the server asks: never in the web process), and kept as files in DUMPS_DIR/<key>/ with a manifest (version,
+counts, sizes, checksums, ontology version, vocabularies); the web adapter only reads those files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import re
-import threading
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
@@ -24,8 +32,8 @@ from rdflib.namespace import DCTERMS, FOAF
 from shiquan.graph import loading
 from shiquan.publish.description import FORMATS as W3C_FORMATS
 from shiquan.publish.description import SD, VOID
-from shiquan.errors import BadRequest
-from shiquan.vocab import ID, ONTOLOGY_IRI, PREFIXES
+from shiquan.errors import BadInput, BadRequest
+from shiquan.vocab import ID, INFERENCES_GRAPH, ONTOLOGY_GRAPH, ONTOLOGY_IRI, PREFIXES
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 DATASET = ID["dataset/shiquan"]
@@ -40,8 +48,8 @@ DESCRIPTIONS = {
     "zh": "中国财政事权和支出责任划分改革方案，附事权本体及其OWL RL推理结果；每项方案或名录一个命名图。",
 }
 GRAPH_DESCRIPTIONS = {
-    str(loading.ONTOLOGY_GRAPH): "The Shiquan ontology and its alignments to ELI, ORG, SKOS, DCTERMS and PROV.",
-    str(loading.INFERENCES_GRAPH): "OWL RL inferences computed at load time.",
+    str(ONTOLOGY_GRAPH): "The Shiquan ontology and its alignments to ELI, ORG, SKOS, DCTERMS and PROV.",
+    str(INFERENCES_GRAPH): "OWL RL inferences computed at load time.",
 }
 
 
@@ -74,11 +82,12 @@ _NAMESPACE = re.compile(r"^(.*[#/])[^#/]*$")
 
 @dataclass(frozen=True)
 class Dump:
-    """One dump file: its format name, bytes and the dataset version they come from."""
+    """One dump file of a published dataset version: its format name, path, size and SHA-256."""
 
     name: str
-    data: bytes
+    path: Path
     version: str
+    size: int
     sha256: str
 
     @property
@@ -90,13 +99,25 @@ class Dump:
         return f"shiquan.{self.format.extension}"
 
     @property
-    def size(self) -> int:
-        return len(self.data)
+    def data(self) -> bytes:
+        return self.path.read_bytes()
 
 
-_LOCK = threading.Lock()
-_QUADS: dict[str, list[ox.Quad]] = {}
-_DUMPS: dict[tuple[str, str], Dump] = {}
+@dataclass(frozen=True)
+class Published:
+    """The dumps of one dataset version, as :func:`publish` wrote them, and what the VoID description needs."""
+
+    folder: Path
+    version: str
+    counts: dict[str, int]
+    ontology_version: str | None
+    ontology_version_iri: str | None
+    vocabularies: list[str]
+    dumps: dict[str, Dump]
+
+    @property
+    def triples(self) -> int:
+        return sum(self.counts.values())
 
 
 def format_name(fmt: str) -> str:
@@ -200,30 +221,148 @@ def _render(quads: list[ox.Quad], name: str) -> bytes:
     return ox.serialize(quads, format=spec.rdf_format, prefixes=prefixes)
 
 
-def _quads(ready: loading.Assembled) -> list[ox.Quad]:
-    """The canonical quads of ``ready``, kept for its version only (call with _LOCK held)."""
-    if ready.version not in _QUADS:
-        _QUADS.clear()
-        _QUADS[ready.version] = canonical_quads(ready.ntriples)
-    return _QUADS[ready.version]
+_CACHE: dict[tuple, Assembled] = {}
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """Named graphs as N-Triples, ready for a store, and the version of the inputs they come from."""
+
+    ntriples: dict[str, bytes]
+    counts: dict[str, int]
+    version: str
+
+
+
+def _inputs(config: Mapping[str, Any]) -> list[Path]:
+    return loading.rdf_files([config["ONTOLOGY_DIR"]]) + loading.rdf_files(config["DATA_PATHS"])
+
+
+
+def as_stated(kg: loading.KnowledgeGraph, config: Mapping[str, Any]) -> dict[str, bytes]:
+    """Every graph of ``kg`` as N-Triples, with its literals as the files write them.
+
+    The store keeps numbers in canonical form ("60.0" as "60", xsd:positiveInteger
+    as xsd:integer), which is fine for queries but not for dumps and copies: so
+    the files' graphs are parsed again here, and only the inferences come from
+    the store. Raises BadInput for a file that changed since.
+    """
+    quads: dict[str, list[ox.Triple]] = {}
+    ontology = set(loading.rdf_files([config["ONTOLOGY_DIR"]]))
+    for path in _inputs(config):
+        graph = str(ONTOLOGY_GRAPH) if path in ontology else str(loading.default_graph(path))
+        fmt = loading.format_for(path)
+        try:
+            for quad in ox.parse(path=str(path), format=loading.PARSERS[fmt], base_iri=graph):
+                name = quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else graph
+                quads.setdefault(name, []).append(quad.triple)
+        except (SyntaxError, ValueError) as exc:
+            raise loading.bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
+    graphs = {name: ox.serialize(list(dict.fromkeys(triples)), format=ox.RdfFormat.N_TRIPLES) for name, triples in quads.items()}
+    inferred = str(INFERENCES_GRAPH)
+    graphs[inferred] = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(inferred))
+    return graphs
+
+
+def assembled(config: Mapping[str, Any], kg: loading.KnowledgeGraph | None = None) -> Assembled:
+    """The store :func:`build_store` fills (or ``kg``, already filled from ``config``), as N-Triples per graph with
+    the files' literals (see :func:`as_stated`), kept for as long as no input file changes.
+
+    Raises as :func:`fill`.
+    """
+    key = loading.fingerprint(_inputs(config))
+    if key not in _CACHE:
+        kg = kg or loading.build_store(config)
+        _CACHE.clear()
+        _CACHE[key] = Assembled(as_stated(kg, config), dict(kg.triples_per_graph), kg.version)
+    return _CACHE[key]
+
+
+# Bump when the bytes of the dumps change for the same data, so that dumps kept in DUMPS_DIR are built again.
+DUMPS_LAYOUT = "1"
+
+
+def dumps_dir(settings: Mapping[str, Any]) -> Path:
+    """DUMPS_DIR, or ~/.cache/shiquan/dumps."""
+    return Path(settings.get("DUMPS_DIR") or Path.home() / ".cache" / "shiquan" / "dumps")
+
+
+def _folder(settings: Mapping[str, Any], version: str) -> Path:
+    code = hashlib.sha256(Path(__file__).read_bytes() + DUMPS_LAYOUT.encode()).hexdigest()[:8]
+    return dumps_dir(settings) / f"{version}-{code}"
+
+
+def _read_manifest(folder: Path) -> Published | None:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    dumps = {d["format"]: Dump(d["format"], folder / d["filename"], manifest["version"], d["size"], d["sha256"])
+             for d in manifest["dumps"]}
+    return Published(folder, manifest["version"], manifest["counts"], manifest["ontologyVersion"],
+                     manifest["ontologyVersionIRI"], manifest["vocabularies"], dumps)
+
+
+def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any]) -> Published:
+    """The dumps of the prepared dataset ``kg`` (filled from ``settings``), written once per version.
+
+    Concurrent callers, in this or other processes, wait for the one that writes them (a lock file), and a
+    half-written folder is never seen (it is renamed into place). Raises BadInput when DUMPS_DIR cannot be
+    written or a file changed since ``kg`` was loaded.
+    """
+    folder = _folder(settings, kg.version)
+    found = _read_manifest(folder)
+    if found is not None:
+        return found
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(folder.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            found = _read_manifest(folder)
+            if found is None:
+                _write(kg, settings, folder)
+                found = _read_manifest(folder)
+    except OSError as exc:
+        raise BadInput(f"cannot write the dumps: {exc.strerror}", str(folder)) from exc
+    assert found is not None
+    return found
+
+
+def _write(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], folder: Path) -> None:
+    """Render every dump of ``kg`` into a new folder, then rename it to ``folder``."""
+    ready = assembled(settings, kg)
+    quads = canonical_quads(ready.ntriples)
+    work = Path(tempfile.mkdtemp(prefix=".writing-", dir=folder.parent))
+    try:
+        entries = []
+        for name, spec in FORMATS.items():
+            data = _render(quads, name)
+            (work / f"shiquan.{spec.extension}").write_bytes(data)
+            entries.append({"format": name, "filename": f"shiquan.{spec.extension}", "size": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest()})
+        info, iri = _ontology_version(ready)
+        manifest = {"version": ready.version, "counts": ready.counts, "ontologyVersion": info,
+                    "ontologyVersionIRI": iri, "vocabularies": _vocabularies(quads), "dumps": entries}
+        (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(work, folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def published(settings: Mapping[str, Any]) -> Published:
+    """The dumps of the dataset ``settings`` name, in process (the command line and tests): read from DUMPS_DIR
+    when this version was published before, else built from a new store. Raises as :func:`publish` and
+    :func:`loading.build_store`."""
+    found = _read_manifest(_folder(settings, loading.version_of(_inputs(settings))))
+    return found if found is not None else publish(loading.build_store(settings), settings)
 
 
 def dump_file(settings: Mapping[str, Any], fmt: str) -> Dump:
-    """The whole dataset in format ``fmt`` (a FORMATS name, extension or media type), kept in memory per version.
+    """The whole dataset in format ``fmt`` (a FORMATS name, extension or media type), in process.
 
-    Raises BadRequest for an unknown format; BadInput and InconsistentGraph as
-    :func:`loading.assembled`.
+    Raises BadRequest for an unknown format; as :func:`published` otherwise.
     """
-    name = format_name(fmt)
-    ready = loading.assembled(settings)
-    with _LOCK:
-        key = (ready.version, name)
-        if key not in _DUMPS:
-            for old in [k for k in _DUMPS if k[0] != ready.version]:
-                del _DUMPS[old]
-            data = _render(_quads(ready), name)
-            _DUMPS[key] = Dump(name, data, ready.version, hashlib.sha256(data).hexdigest())
-        return _DUMPS[key]
+    return published(settings).dumps[format_name(fmt)]
 
 
 def dump(settings: Mapping[str, Any], fmt: str) -> bytes:
@@ -231,24 +370,15 @@ def dump(settings: Mapping[str, Any], fmt: str) -> bytes:
     return dump_file(settings, fmt).data
 
 
-def dump_files(settings: Mapping[str, Any]) -> list[Dump]:
-    """Every dump, in FORMATS order. Raises as :func:`dump_file`."""
-    return [dump_file(settings, name) for name in FORMATS]
-
-
 def dump_url(base_url: str, fmt: str) -> str:
     """Where the server at ``base_url`` serves the dump in ``fmt``. Raises BadRequest for an unknown format."""
     return base_url.rstrip("/") + "/" + DUMP_PATH.format(extension=FORMATS[format_name(fmt)].extension)
 
 
-def ontology_version(settings: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """The ontology's (owl:versionInfo, owl:versionIRI) in the loaded data, None where absent.
-
-    Raises BadInput and InconsistentGraph as :func:`loading.assembled`.
-    """
-    ready = loading.assembled(settings)
+def _ontology_version(ready: Assembled) -> tuple[str | None, str | None]:
+    """The ontology's (owl:versionInfo, owl:versionIRI) in the assembled data, None where absent."""
     info = iri = None
-    data = ready.ntriples.get(str(loading.ONTOLOGY_GRAPH), b"")
+    data = ready.ntriples.get(str(ONTOLOGY_GRAPH), b"")
     for triple in ox.parse(data, format=ox.RdfFormat.N_TRIPLES):
         if triple.subject == ox.NamedNode(str(ONTOLOGY_IRI)):
             if triple.predicate.value == str(OWL.versionInfo):
@@ -258,14 +388,8 @@ def ontology_version(settings: Mapping[str, Any]) -> tuple[str | None, str | Non
     return info, iri
 
 
-def vocabularies(settings: Mapping[str, Any]) -> list[str]:
-    """Namespace IRIs of the properties and classes the dataset uses, sorted.
-
-    Raises BadInput and InconsistentGraph as :func:`loading.assembled`.
-    """
-    ready = loading.assembled(settings)
-    with _LOCK:
-        quads = _quads(ready)
+def _vocabularies(quads: list[ox.Quad]) -> list[str]:
+    """Namespace IRIs of the properties and classes the quads use, sorted."""
     used = set()
     for quad in quads:
         used.add(quad.predicate.value)
@@ -274,16 +398,14 @@ def vocabularies(settings: Mapping[str, Any]) -> list[str]:
     return sorted({m.group(1) for iri in used if (m := _NAMESPACE.match(iri))})
 
 
-def void(settings: Mapping[str, Any], base_url: str, endpoint_url: str) -> Graph:
+def void(ready: Published, base_url: str, endpoint_url: str) -> Graph:
     """The VoID description of the dataset served at ``base_url`` with its SPARQL endpoint at ``endpoint_url``.
 
     The dataset ``id/dataset/shiquan`` has titles, licence, endpoint, one
     void:dataDump per format (each with its media type and SHA-256 checksum),
     its triple count, vocabularies, URI space and version, and one void:subset
-    per named graph. Raises BadInput and InconsistentGraph as
-    :func:`loading.assembled`.
+    per named graph, all read off ``ready``.
     """
-    ready = loading.assembled(settings)
     g = Graph()
     for prefix, ns in (("void", VOID), ("sd", SD), ("spdx", SPDX), ("formats", W3C_FORMATS), ("foaf", FOAF)):
         g.bind(prefix, ns)
@@ -303,11 +425,11 @@ def void(settings: Mapping[str, Any], base_url: str, endpoint_url: str) -> Graph
     g.add((DATASET, DCTERMS.hasVersion, Literal(ready.version)))
     g.add((DATASET, VOID.sparqlEndpoint, URIRef(endpoint_url)))
     g.add((DATASET, VOID.uriSpace, Literal(str(ID))))
-    g.add((DATASET, VOID.triples, Literal(sum(ready.counts.values()), datatype=XSD.integer)))
-    for namespace in vocabularies(settings):
+    g.add((DATASET, VOID.triples, Literal(ready.triples, datatype=XSD.integer)))
+    for namespace in ready.vocabularies:
         g.add((DATASET, VOID.vocabulary, URIRef(namespace)))
 
-    info, version_iri = ontology_version(settings)
+    info, version_iri = ready.ontology_version, ready.ontology_version_iri
     g.add((ONTOLOGY_IRI, RDF.type, OWL.Ontology))
     if info:
         g.add((ONTOLOGY_IRI, OWL.versionInfo, Literal(info)))
@@ -315,7 +437,7 @@ def void(settings: Mapping[str, Any], base_url: str, endpoint_url: str) -> Graph
         g.add((ONTOLOGY_IRI, OWL.versionIRI, URIRef(version_iri)))
     g.add((DATASET, DCTERMS.conformsTo, URIRef(version_iri) if version_iri else ONTOLOGY_IRI))
 
-    for item in dump_files(settings):
+    for item in ready.dumps.values():
         url = URIRef(dump_url(base_url, item.name))
         checksum = BNode()
         g.add((DATASET, VOID.dataDump, url))

@@ -1,21 +1,25 @@
-"""Worker processes that run queries and validations on the store, each under a time limit.
+"""Worker processes that run jobs on a prepared dataset, each under a time limit: process mechanics only.
 
-By default a keeper process loads the store into memory and forks the query
-workers from itself, so that they share its pages: millions of triples are held
-once, and a new worker is ready in milliseconds. With an on-disk store
-(STORE_PATH) each worker opens it read-only instead. A worker answers one job
-at a time over a pipe; a job over its time limit is stopped by killing its
-worker, and a worker that dies is replaced, so one request never holds the
-others up. With no workers (tests), jobs run in the calling thread on an open
-store.
+By default a keeper process prepares the dataset in memory (the function that does it is handed in) and forks
+the workers from itself, so that they share its pages: millions of triples are held once, and a new worker is
+ready in milliseconds. With an on-disk store each worker opens it read-only instead. A worker answers one job at
+a time over a pipe; a job over its time limit is stopped by killing its worker, and a worker that dies is
+replaced, so one request never holds the others up. With no workers (tests), jobs run in the calling thread.
+
+What a job does is not known here: the job table (name → function of (dataset, settings, **args)) is handed in
+by :mod:`shiquan.runtime.runtime`. This module imports nothing of the project but ``errors``.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import queue
+import signal
+import socket
 import threading
 import time
 import traceback
@@ -23,64 +27,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shiquan import errors
-from shiquan.graph import loading
 from shiquan.errors import QueryTimeout, ShiquanError
 
 log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
 
+Jobs = Mapping[str, Callable[..., Any]]
+"""The job table: name → function(dataset, settings, **args); module-level functions, so that it pickles."""
+
 
 @dataclass(frozen=True)
 class Job:
-    """What to do in a worker: ``name`` in JOBS, with keyword ``args``."""
+    """What to do in a worker: ``name`` in the job table, with keyword ``args``."""
 
     name: str
     args: Mapping[str, Any]
 
 
-def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_uris=None, named_graph_uris=None, service_relay=None):
-    """Run a SPARQL query and serialise its answer; returns (media type, bytes)."""
-    from shiquan.sparql import query
-
-    answer = query.run(
-        store,
-        text,
-        default_graph_uris=default_graph_uris,
-        named_graph_uris=named_graph_uris,
-        service_allowlist=settings["SERVICE_ALLOWLIST"],
-        service_relay=service_relay,
-        max_rows=settings["MAX_RESULT_ROWS"],
-        timeout_s=settings["QUERY_TIMEOUT_S"],
-    )
-    media_type = query.negotiate(answer.kind, accept, fmt)
-    return media_type, query.serialize(answer, media_type)
-
-
-def _answer_job(store, settings, *, text):
-    """Run a SPARQL query and return its Answer (for pages built from several queries)."""
-    from shiquan.sparql import query
-
-    return query.run(store, text, max_rows=settings["MAX_RESULT_ROWS"], timeout_s=settings["QUERY_TIMEOUT_S"])
-
-
-def _validate_job(store, settings, *, data, fmt, source):
-    """Validate RDF bytes against the shapes after OWL RL inference; returns a Report."""
-    from shiquan.graph import validation
-
-    return validation.validate_bytes(data, fmt, source, settings)
-
-
-JOBS = {"query": _query_job, "answer": _answer_job, "validate": _validate_job}
-
-
-def execute(store, settings: Mapping[str, Any], job: Job):
+def execute(jobs: Jobs, dataset, settings: Mapping[str, Any], job: Job):
     """Run ``job`` here and now. Raises what the job raises."""
-    return JOBS[job.name](store, settings, **job.args)
+    return jobs[job.name](dataset, settings, **job.args)
 
 
-def _serve(conn, store, settings: dict) -> None:
-    """Answer jobs from ``conn`` on ``store`` until the other end closes."""
+def _serve(conn, dataset, settings: dict, jobs: Jobs) -> None:
+    """Answer jobs from ``conn`` on ``dataset`` until the other end closes.
+
+    A ShiquanError travels back pickled, with its attributes (a BadInput keeps its file and line).
+    """
     conn.send(("ready", None))
     while True:
         try:
@@ -88,17 +61,23 @@ def _serve(conn, store, settings: dict) -> None:
         except EOFError:
             return
         try:
-            conn.send(("ok", execute(store, settings, job)))
+            conn.send(("ok", execute(jobs, dataset, settings, job)))
         except ShiquanError as exc:
-            conn.send(("error", (type(exc).__name__, str(exc))))
+            conn.send(("error", exc))
         except Exception:  # our bug: the parent logs it and answers 500
             conn.send(("crash", traceback.format_exc()))
 
 
-def _worker_main(conn, store_path: str, settings: dict) -> None:
-    import pyoxigraph
+def _worker_main(conn, opener: Callable[[str, dict], Any], store_path: str, settings: dict, jobs: Jobs) -> None:
+    _serve(conn, opener(store_path, settings), settings, jobs)
 
-    _serve(conn, pyoxigraph.Store.read_only(store_path), settings)
+
+def _stop(process, conn) -> None:
+    """Kill ``process`` if it still runs, wait for it, and close our end of its pipe."""
+    if process.is_alive():
+        process.kill()
+    process.join(timeout=5)
+    conn.close()
 
 
 def private_mb(pid: int) -> float | None:
@@ -112,14 +91,15 @@ def private_mb(pid: int) -> float | None:
 
 
 class _Worker:
-    """A worker process of its own, over the on-disk store at ``store_path``."""
+    """A worker process of its own, over the on-disk store at ``store_path``, opened by ``opener`` (a module-level
+    function of (store_path, settings) returning the dataset its jobs run on)."""
 
     recycle = False  # set when it is to be replaced after its current job
 
-    def __init__(self, store_path: str, settings: dict):
+    def __init__(self, opener: Callable[[str, dict], Any], store_path: str, settings: dict, jobs: Jobs):
         self.retired = False
         self.conn, child = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_worker_main, args=(child, store_path, settings), daemon=True)
+        self.process = _CONTEXT.Process(target=_worker_main, args=(child, opener, store_path, settings, jobs), daemon=True)
         self.process.start()
         child.close()
 
@@ -132,32 +112,20 @@ class _Worker:
         return False
 
     def stop(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
+        _stop(self.process, self.conn)
 
 
-def _keeper_main(conn, settings: dict) -> None:
-    """Load the store into memory, tell the parent, then fork a worker over it for each "fork" it sends.
+def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) -> None:
+    """Prepare the dataset in memory with ``prepare(settings, progress=…)``, tell the parent, then fork a worker over
+    it for each "fork" it sends.
 
     Each fork's end of a new socket pair goes back to the parent with the
     worker's pid (SCM_RIGHTS), so the worker talks to the parent directly.
     """
-    import gc
-    import os
-    import signal
-    import socket
-
-    from shiquan.graph import loading
-    from shiquan.graph import validation
-
     try:
-        kg = loading.build_store(settings, progress=lambda stage, done, total: conn.send(("progress", (stage, done, total))))
-        if settings.get("VALIDATE_ON_LOAD", True):
-            validation.refuse_invalid_store(kg, settings, progress=lambda stage, done, total: conn.send(("progress", (stage, done, total))))
+        kg = prepare(settings, progress=lambda stage, done, total: conn.send(("progress", (stage, done, total))))
     except ShiquanError as exc:
-        conn.send(("error", (type(exc).__name__, str(exc))))
+        conn.send(("error", exc))
         return
     except Exception:
         conn.send(("crash", traceback.format_exc()))
@@ -182,7 +150,7 @@ def _keeper_main(conn, settings: dict) -> None:
                 control.close()
                 conn.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _serve(multiprocessing.connection.Connection(theirs.detach()), kg.store, settings)
+                _serve(multiprocessing.connection.Connection(theirs.detach()), kg, settings, jobs)
             finally:
                 os._exit(0)
         theirs.close()
@@ -204,9 +172,6 @@ class _ForkedProcess:
             return False
 
     def kill(self) -> None:
-        import os
-        import signal
-
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -219,15 +184,17 @@ class _ForkedProcess:
 
 
 class Keeper:
-    """The process holding the store in memory; forks workers on request.
+    """The process holding the prepared dataset in memory; forks workers on request.
 
-    Raises what loading raises (BadInput, InconsistentGraph …) when the data
-    cannot be loaded. ``progress`` is told the loading's stages.
+    ``prepare`` (a module-level function of (settings, progress=…) returning the dataset, with
+    ``triples_per_graph``, ``version`` and ``load_seconds``) runs in the keeper. Raises what it raises (BadInput,
+    InconsistentGraph …) when the data cannot be prepared. ``progress`` is told the stages.
     """
 
-    def __init__(self, settings: Mapping[str, Any], progress=None):
+    def __init__(self, prepare: Callable[..., Any], settings: Mapping[str, Any], jobs: Jobs, progress=None):
         self.conn, child = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_keeper_main, args=(child, dict(settings)), daemon=True, name="shiquan-keeper")
+        self.process = _CONTEXT.Process(target=_keeper_main, args=(child, prepare, dict(settings), jobs), daemon=True,
+                                        name="shiquan-keeper")
         self.process.start()
         child.close()
         self._lock = threading.Lock()
@@ -249,10 +216,6 @@ class Keeper:
 
     def fork(self) -> tuple[int, Any]:
         """A new worker: its pid and a connection to it. Raises ShiquanError when the keeper is gone."""
-        import multiprocessing.connection
-        import os
-        import socket
-
         with self._lock:
             try:
                 self.conn.send("fork")
@@ -268,10 +231,7 @@ class Keeper:
         return int.from_bytes(message, "big"), multiprocessing.connection.Connection(fds[0])
 
     def close(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
+        _stop(self.process, self.conn)
 
 
 class _ForkedWorker(_Worker):
@@ -285,11 +245,7 @@ class _ForkedWorker(_Worker):
 
 def _raise_from(kind: str, payload) -> None:
     if kind == "error":
-        name, message = payload
-        cls = getattr(errors, name, ShiquanError)
-        exc = cls.__new__(cls)
-        Exception.__init__(exc, message)
-        raise exc
+        raise payload
     log.error("job failed in a worker:\n%s", payload)
     raise ShiquanError("internal error")
 
@@ -426,12 +382,12 @@ class Inline:
     size = 0
     replaced = recycled = 0
 
-    def __init__(self, store, settings: Mapping[str, Any]):
-        self.store, self.settings = store, dict(settings)
+    def __init__(self, dataset, settings: Mapping[str, Any], jobs: Jobs):
+        self.dataset, self.settings, self.jobs = dataset, dict(settings), jobs
 
     def call(self, job: Job, timeout_s: float):
         try:
-            return execute(self.store, self.settings, job)
+            return execute(self.jobs, self.dataset, self.settings, job)
         except ShiquanError:
             raise
         except Exception:
@@ -444,111 +400,3 @@ class Inline:
 
     def close(self) -> None:
         pass
-
-
-class Runtime:
-    """What a running server holds: the loaded store's description and the workers that query it.
-
-    With a remote store (STORE_URL, or an http(s) URL as STORE_PATH) queries go to
-    it from the request thread, and the workers, over an empty store, only validate.
-    """
-
-    def __init__(self, settings: Mapping[str, Any], progress: loading.Progress | None = None):
-        import tempfile
-
-        from shiquan.runtime import remote
-
-        self.settings = dict(settings)
-        self._temporary: str | None = None
-        self.remote: remote.RemoteStore | None = None
-        self.keeper: Keeper | None = None
-        workers = int(settings["WORKERS"])
-        url = remote.store_url(settings)
-        path = None if url else settings.get("STORE_PATH")
-        try:
-            if url:
-                if workers:
-                    path = self._temporary = tempfile.mkdtemp(prefix="shiquan-store-")
-                self._connect(url, path, workers)
-                return
-            if workers and not path:
-                self.keeper = Keeper(settings, progress)
-                self.counts, self.version, self.load_seconds = self.keeper.counts, self.keeper.version, self.keeper.load_seconds
-                self.pool: Pool | Inline = Pool(lambda: _ForkedWorker(self.keeper), workers, settings)
-                return
-            kg = loading.build_store(settings, path, progress)
-            if settings.get("VALIDATE_ON_LOAD", True):
-                from shiquan.graph import validation
-
-                try:
-                    validation.refuse_invalid_store(kg, settings, progress)
-                except BaseException:
-                    kg.store.clear()
-                    raise
-            self.counts, self.version, self.load_seconds = kg.triples_per_graph, kg.version, kg.load_seconds
-            if workers:
-                kg.store.flush()
-                del kg  # close the read-write handle: workers open the store read-only
-                self.pool = Pool(lambda: _Worker(path, self.settings), workers, settings)
-            else:
-                self.pool = Inline(kg.store, settings)
-        except BaseException:
-            self.close()
-            raise
-
-    def _connect(self, url: str, path: str | None, workers: int) -> None:
-        """Serve the remote store at ``url``: count its graphs; validation workers over an empty store at ``path``."""
-        import pyoxigraph
-
-        from shiquan.runtime import remote
-
-        started = time.perf_counter()
-        self.remote = remote.RemoteStore(url, self.settings)
-        self.counts, self.version = self.remote.counts(), None  # no version: the store may change under us
-        self.load_seconds = time.perf_counter() - started
-        log.info("serving the store at %s: %d triples in %d graphs", self.remote.url, self.triple_count, len(self.counts))
-        if workers:
-            pyoxigraph.Store(path).flush()
-            self.pool = Pool(lambda: _Worker(path, self.settings), workers, self.settings)
-        else:
-            self.pool = Inline(pyoxigraph.Store(), self.settings)
-
-    @property
-    def triple_count(self) -> int:
-        return sum(self.counts.values())
-
-    def store_status(self) -> dict:
-        """Where queries go: ``{"kind": "embedded"}``, or the remote store's URL and whether it answers now."""
-        if self.remote is None:
-            return {"kind": "embedded"}
-        return {"kind": "remote", "url": self.remote.url, "reachable": self.remote.reachable(min(5.0, self.remote.timeout_s))}
-
-    def query(self, timeout_s: float | None = None, **args):
-        """Run a SPARQL query job; returns (media type, bytes). Raises as :func:`query.run` and :func:`query.negotiate`
-        (and RemoteServiceFailed for a remote store)."""
-        if self.remote is not None:  # the remote store makes its own SERVICE calls
-            args.pop("service_relay", None)
-            return self.remote.query(timeout_s=timeout_s, **args)
-        return self.pool.call(Job("query", args), timeout_s or self.settings["QUERY_TIMEOUT_S"])
-
-    def answer(self, text: str):
-        """Run a SPARQL query job and return its Answer."""
-        if self.remote is not None:
-            return self.remote.answer(text)
-        return self.pool.call(Job("answer", {"text": text}), self.settings["QUERY_TIMEOUT_S"])
-
-    def validate(self, data: bytes, fmt: str, source: str):
-        """Validate uploaded RDF in a worker; returns a validation Report."""
-        return self.pool.call(Job("validate", {"data": data, "fmt": fmt, "source": source}), self.settings["VALIDATE_TIMEOUT_S"])
-
-    def close(self) -> None:
-        import shutil
-
-        if getattr(self, "pool", None) is not None:
-            self.pool.close()
-        if self.keeper is not None:
-            self.keeper.close()
-            self.keeper = None
-        if self._temporary:
-            shutil.rmtree(self._temporary, ignore_errors=True)
-            self._temporary = None

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from shiquan import config
-from shiquan.runtime import pool
+from shiquan.runtime.runtime import Runtime
 from shiquan.web import download, health, pages, register_errors, sparql, validate
 
 
@@ -23,7 +23,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, progress=None) -> Fla
     app.config.update(config.settings(overrides))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_BODY_BYTES"]  # a form's fields, 500 kB by default
-    runtime = pool.Runtime(app.config, progress)
+    runtime = Runtime(app.config, progress)
     app.extensions["shiquan"] = runtime
     atexit.register(runtime.close)
     for bp in (sparql.bp, download.bp, pages.bp, validate.bp, health.bp):

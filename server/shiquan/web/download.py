@@ -12,8 +12,9 @@ from flask import (
     url_for,
 )
 
+from werkzeug.wsgi import wrap_file
+
 from shiquan.publish import export
-from shiquan.graph import loading
 from shiquan.errors import NotFound
 from shiquan.graph.loading import MEDIA_TYPES
 from shiquan.web import choose
@@ -27,7 +28,7 @@ INDEX_TYPES = [HTML, "application/json"]
 VOID_TYPES = ["text/turtle", "application/n-triples", "application/rdf+xml", "application/ld+json"]
 
 
-def _entries() -> list[dict]:
+def _entries(ready: export.Published) -> list[dict]:
     """Each dump with its URL, size and checksum, in export.FORMATS order."""
     return [
         {
@@ -40,7 +41,7 @@ def _entries() -> list[dict]:
             "sha256": item.sha256,
             "graphNames": item.format.quads,
         }
-        for item in export.dump_files(runtime().settings)
+        for item in ready.dumps.values()
     ]
 
 
@@ -48,18 +49,16 @@ def _entries() -> list[dict]:
 def index():
     """The list of dumps, with size and SHA-256, as an HTML page or JSON."""
     media_type = choose(INDEX_TYPES, request.args.get("format"))
-    settings = runtime().settings
-    ready = loading.assembled(settings)
-    info, _ = export.ontology_version(settings)
+    ready = runtime().dumps()
     body = {
         "dataset": str(export.DATASET),
         "version": ready.version,
-        "ontologyVersion": info,
-        "triples": sum(ready.counts.values()),
+        "ontologyVersion": ready.ontology_version,
+        "triples": ready.triples,
         "license": str(export.LICENCE),
         "void": url_for("download.void", _external=True),
         "sparqlEndpoint": url_for("sparql.sparql", _external=True),
-        "dumps": _entries(),
+        "dumps": _entries(ready),
     }
     if media_type == HTML:
         return respond(render_template("download.html", titles=export.TITLES, **body), HTML)
@@ -75,12 +74,15 @@ def dump(extension: str):
     if name is None:
         known = ", ".join(f"shiquan.{e}" for e in export.BY_EXTENSION)
         raise NotFound(f"no dump shiquan.{extension}; available: {known}")
-    item = export.dump_file(runtime().settings, name)
+    item = runtime().dumps().dumps[name]
     etag = f"{item.version}-{name}"
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304, mimetype=item.format.media_type)
     else:
-        response = respond(item.data, item.format.media_type, vary=False)
+        # Streamed from the file by the WSGI server's file wrapper, never read whole into this process.
+        response = respond(wrap_file(request.environ, item.path.open("rb")), item.format.media_type, vary=False)
+        response.direct_passthrough = True
+        response.content_length = item.size
         response.headers["Content-Disposition"] = f'attachment; filename="{item.filename}"'
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
@@ -91,7 +93,7 @@ def dump(extension: str):
 def void():
     """The VoID description of the dataset: Turtle, or another RDF format by Accept or ``format``."""
     media_type = choose(VOID_TYPES, request.args.get("format"))
-    graph = export.void(runtime().settings, request.url_root, url_for("sparql.sparql", _external=True))
+    graph = export.void(runtime().dumps(), request.url_root, url_for("sparql.sparql", _external=True))
     return respond(graph.serialize(format=MEDIA_TYPES[media_type], encoding="utf-8"), media_type)
 
 
