@@ -236,6 +236,38 @@ def _alternates(path: str) -> list[dict]:
     return [{"type": t, "name": name, "href": f"{path}?format={param}"} for t, (name, param) in RDF_FORMATS.items()]
 
 
+def _value_order(s: Shown) -> tuple:
+    return (s.inferred, s.kind != "iri", lang_order(s.lang), pick(s.labels, "zh", s.text))
+
+
+def _property_order(item: tuple[URIRef, list[Shown]]) -> tuple:
+    # type and names first, then the vocabulary's own properties, then what inference alone adds
+    prop, values = item
+    first = {RDF.type: 0, RDFS.label: 1, SKOS.prefLabel: 2, DCTERMS.title: 3}
+    return (first.get(prop, 9), all(v.inferred for v in values), not str(prop).startswith(str(SQ)), compact(str(prop)))
+
+
+def _grouped(graphs: dict[tuple, set[str]], labels: dict[str, dict[str, str]], direction: str) -> list[dict]:
+    """The values of the resource's properties in ``direction`` ("out" or "in"), property by property."""
+    by_property: dict[URIRef, list[Shown]] = defaultdict(list)
+    for (d, p, x), where in graphs.items():
+        if d == direction:
+            by_property[p].append(show(x, labels, inferred=where == {INFERENCES_GRAPH}))
+    return [
+        {"property": show(p, labels), "objects": sorted(values, key=_value_order)}
+        for p, values in sorted(by_property.items(), key=_property_order)
+    ]
+
+
+def _names(graphs: dict[tuple, set[str]], labels: dict[str, dict[str, str]]) -> list[dict]:
+    """The resource's own names (label properties by preference, then languages by preference)."""
+    name_triples = [(p, x) for (d, p, x) in graphs if d == "out" and p in LABEL_PROPERTIES and isinstance(x, Literal)]
+    return [
+        {"property": show(p, labels), "value": show(x, labels)}
+        for p, x in sorted(name_triples, key=lambda px: (LABEL_PROPERTIES.index(px[0]), lang_order(px[1].language), str(px[1])))
+    ]
+
+
 @bp.get("/id/<path:rest>")
 def resource(rest: str):
     """Describe ``https://w3id.org/shiquan/id/{rest}``: an HTML page, or its triples in an RDF format."""
@@ -265,32 +297,9 @@ def resource(rest: str):
     named = {iri} | {str(p) for (_, p, _) in graphs} | {str(x) for (_, _, x) in graphs if isinstance(x, URIRef)}
     labels = _labels(named)
 
-    def value_order(s: Shown) -> tuple:
-        return (s.inferred, s.kind != "iri", lang_order(s.lang), pick(s.labels, "zh", s.text))
-
-    def property_order(item: tuple[URIRef, list[Shown]]) -> tuple:
-        # type and names first, then the vocabulary's own properties, then what inference alone adds
-        prop, values = item
-        first = {RDF.type: 0, RDFS.label: 1, SKOS.prefLabel: 2, DCTERMS.title: 3}
-        return (first.get(prop, 9), all(v.inferred for v in values), not str(prop).startswith(str(SQ)), compact(str(prop)))
-
-    def grouped(direction: str) -> list[dict]:
-        by_property: dict[URIRef, list[Shown]] = defaultdict(list)
-        for (d, p, x), where in graphs.items():
-            if d == direction:
-                by_property[p].append(show(x, labels, inferred=where == {INFERENCES_GRAPH}))
-        return [
-            {"property": show(p, labels), "objects": sorted(values, key=value_order)}
-            for p, values in sorted(by_property.items(), key=property_order)
-        ]
-
-    outgoing = grouped("out")
+    outgoing = _grouped(graphs, labels, "out")
     types = next((g["objects"] for g in outgoing if g["property"].iri == str(RDF.type)), [])
-    name_triples = [(p, x) for (d, p, x) in graphs if d == "out" and p in LABEL_PROPERTIES and isinstance(x, Literal)]
-    names = [
-        {"property": show(p, labels), "value": show(x, labels)}
-        for p, x in sorted(name_triples, key=lambda px: (LABEL_PROPERTIES.index(px[0]), lang_order(px[1].language), str(px[1])))
-    ]
+    names = _names(graphs, labels)
     matrix = None
     if any(t.iri == str(SQ.Plan) for t in types) and iri.startswith(str(ID) + "plan/") and len(parts) == 2:
         matrix = url_for("pages.plan", slug=parts[1])
@@ -302,7 +311,7 @@ def resource(rest: str):
         names=names,
         types=types,
         outgoing=outgoing,
-        incoming=grouped("in"),
+        incoming=_grouped(graphs, labels, "in"),
         matrix=matrix,
         alternates=_alternates(request.path),
     )

@@ -101,7 +101,9 @@ class _DefaultMessage:
 
     def several(self, one: str, many: str, parameter: URIRef, separator: str = ", ") -> str:
         found = self.values(parameter)
-        return one.format(self.sg(found[0])) if len(found) < 2 else many.format(separator.join(self.sg(f) for f in found))
+        if len(found) < 2:
+            return one.format(self.sg(found[0]))
+        return many.format(separator.join(self.sg(f) for f in found))
 
     def text(self) -> str | None:
         """The message, or None for a component pySHACL gives no text of its own here."""
