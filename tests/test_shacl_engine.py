@@ -26,7 +26,7 @@ from shiquan.graph import reasoning
 from shiquan.graph import shacl
 from shiquan.graph import validation
 from shiquan.errors import BadInput
-from shiquan.graph.validation import Report, Result
+from shiquan.graph.report import Report, Result
 from shiquan.vocab import SQ, SQS
 
 from .conftest import FIXTURES, ROOT

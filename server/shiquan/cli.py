@@ -21,7 +21,7 @@ from shiquan.runtime import remote
 from shiquan.graph import dataset, validation
 from shiquan.publish import export
 from shiquan.errors import BadInput, ShiquanError
-from shiquan.vocab import SQ
+from shiquan.vocab import SQ, mint
 
 
 def _fail(exc: ShiquanError) -> None:
@@ -53,18 +53,9 @@ def validate(files: tuple[Path, ...], fmt: str | None, output: str, lang: str, e
     Both engines give the same results (tests/test_shacl_engine.py checks it).
     Exit 0 when the data conforms (warnings allowed), 1 on violations, 2 on unusable input.
     """
-    settings = config.settings({"DATA_PATHS": [str(f) for f in files]} if files else None)
     bar = _bar(progress)
     try:
-        if engine == "pyshacl":
-            report = validation.validate_paths(settings["DATA_PATHS"], settings, fmt)
-        else:
-            from shiquan.graph import shacl
-
-            kg = loading.build_store(settings, progress=bar, fmt=fmt)
-            report = shacl.validate_store(kg.store, validation.schema(settings)[0], progress=validation.shapes_progress(bar))
-            if report.conforms and fmt is None:
-                validation.record_conformance(kg, settings)
+        report = validation.validate(config.settings(), paths=[str(f) for f in files], engine=engine, fmt=fmt, progress=bar)
     except ShiquanError as exc:
         _fail(exc)
     finally:
@@ -322,6 +313,35 @@ def docs_command(output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@main.command(name="matrix")
+@click.argument("plan_slug")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the labels.")
+@click.option("--csv", "as_csv", is_flag=True, help="Write CSV (as the plan page's download) instead of a table.")
+@click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Data files or folders (default: the project's data).")
+def matrix_command(plan_slug: str, lang: str, as_csv: bool, data_paths: tuple[Path, ...]) -> None:
+    """Print the responsibility matrix of the plan PLAN_SLUG (e.g. haidong-dongzhengban-2024-96).
+
+    Exit 0, 2 when the plan is not in the graph or the data cannot be read.
+    """
+    from shiquan.publish import matrix
+
+    overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
+    try:
+        try:
+            iri = str(mint("plan", plan_slug))
+        except ValueError as exc:
+            raise BadInput(f"no plan {plan_slug!r}: {exc}") from None
+        kg = loading.build_store(config.settings(overrides))
+        found = matrix.plan_matrix(lambda text: query.run(kg.store, text), iri, lang)
+    except ShiquanError as exc:
+        _fail(exc)
+    if as_csv:
+        sys.stdout.buffer.write(matrix.matrix_csv(found, lang))
+        sys.stdout.flush()
+    else:
+        click.echo(matrix.matrix_table(found, lang))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,10 @@ Every fact on these pages comes from the store through SPARQL run by the workers
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask import (
@@ -27,12 +24,15 @@ from flask import (
 from rdflib import OWL, RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
+from shiquan import labels as labelling
+from shiquan.labels import LABEL_PROPERTIES, LANGS, compact, iri_ref, lang_order, pick
 from shiquan.web import assets
 from shiquan.publish import docs
+from shiquan.publish import matrix as matrices
 from shiquan.graph import loading
 from shiquan.sparql import query
 from shiquan.errors import BadRequest, NotFound
-from shiquan.vocab import ID, ONTOLOGY_IRI, PREFIXES, SQ, curie, mint
+from shiquan.vocab import ID, ONTOLOGY_IRI, PREFIXES, SQ, mint
 from shiquan.web import choose
 from shiquan.web import respond
 from shiquan.web import runtime
@@ -48,16 +48,10 @@ RDF_FORMATS = {
     "application/n-triples": ("N-Triples", "nt"),
     "application/rdf+xml": ("RDF/XML", "rdfxml"),
 }
-LANGS = ("zh", "en")
-LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel, DCTERMS.title)  # by preference, per language
 INFERENCES_GRAPH = str(loading.INFERENCES_GRAPH)
 ONTOLOGY_GRAPH = str(loading.ONTOLOGY_GRAPH)
 YASGUI_FILES = {Path(name).name for name in assets.YASGUI["files"]}
-# Characters that may not stand in a SPARQL IRIREF.
-_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 _LONG_LITERAL = 400
-# The prologue of the queries built here (values are never pasted in: IRIs go through iri_ref).
-PROLOGUE = "".join(f"PREFIX {p}: <{PREFIXES[p]}>\n" for p in ("dcterms", "rdf", "rdfs", "skos", "sq"))
 
 
 def _html(template: str, vary: bool = True, **context) -> Response:
@@ -67,20 +61,9 @@ def _html(template: str, vary: bool = True, **context) -> Response:
 # ------------------------------------------------------------------ SPARQL helpers
 
 
-def iri_ref(iri: str) -> str:
-    """``iri`` as a SPARQL IRIREF. Raises ValueError for a character an IRIREF cannot hold."""
-    if _NOT_IN_IRI.search(iri):
-        raise ValueError(f"not an IRI that SPARQL can carry: {iri!r}")
-    return f"<{iri}>"
-
-
 def select(text: str) -> list[dict]:
-    """Run a SELECT (with PROLOGUE) in a worker; its solutions as dicts of rdflib terms, unbound variables left out."""
-    answer = runtime().answer(PROLOGUE + text)
-    return [
-        {name: loading.to_rdflib(term) for name, term in zip(answer.variables, row) if term is not None}
-        for row in answer.rows
-    ]
+    """Run a SELECT (with the matrix module's PROLOGUE) in a worker; its solutions as dicts of rdflib terms."""
+    return matrices.solutions(runtime().answer, text)
 
 
 def _graph(answer: query.Answer) -> Graph:
@@ -91,48 +74,11 @@ def _graph(answer: query.Answer) -> Graph:
 
 
 def _labels(iris: Iterable[str]) -> dict[str, dict[str, str]]:
-    """Labels of ``iris`` by language (rdfs:label, else skos:prefLabel, else dcterms:title); "" for no language."""
-    wanted = sorted({str(i) for i in iris})
-    found: dict[str, dict[str, tuple[int, str]]] = defaultdict(dict)
-    rank = {str(p): n for n, p in enumerate(LABEL_PROPERTIES)}
-    for start in range(0, len(wanted), 400):
-        values = " ".join(iri_ref(i) for i in wanted[start : start + 400])
-        rows = select(f"""
-            SELECT DISTINCT ?node ?prop ?label WHERE {{
-                VALUES ?node {{ {values} }}
-                VALUES ?prop {{ rdfs:label skos:prefLabel dcterms:title }}
-                ?node ?prop ?label .
-                FILTER(isLiteral(?label))
-            }}""")
-        for row in rows:
-            lang = row["label"].language or ""
-            candidate = (rank[str(row["prop"])], str(row["label"]))
-            current = found[str(row["node"])].get(lang)
-            if current is None or candidate < current:
-                found[str(row["node"])][lang] = candidate
-    return {node: {lang: text for lang, (_, text) in by_lang.items()} for node, by_lang in found.items()}
-
-
-def _lang_order(lang: str | None) -> int:
-    """Chinese first, then English, then the rest."""
-    return LANGS.index(lang) if lang in LANGS else len(LANGS)
-
-
-def pick(labels: dict[str, str], lang: str, fallback: str = "") -> str:
-    """The label in ``lang``, else one without a language, else in the other language, else ``fallback``."""
-    for key in (lang, "", *LANGS):
-        if labels.get(key):
-            return labels[key]
-    return fallback
+    """Labels of ``iris`` by language (see :func:`shiquan.labels.lookup`), asked of the workers."""
+    return labelling.lookup(select, iris)
 
 
 # ------------------------------------------------------------------ showing terms
-
-
-def compact(iri: str) -> str:
-    """A prefixed name for ``iri`` where a known prefix fits; instance IRIs as their path under /id/."""
-    short = curie(iri)
-    return short[1:-1] if short.startswith("<") else short
 
 
 def href_for(iri: str) -> str:
@@ -175,6 +121,12 @@ def show(term, labels: dict[str, dict[str, str]], inferred: bool = False) -> Sho
         shown_type = compact(datatype) if datatype else None
         return Shown("literal", str(term), lang=term.language, datatype=shown_type, inferred=inferred)
     return Shown("blank", f"_:{term}", inferred=inferred)
+
+
+@bp.app_template_filter("href")
+def href(iri: str) -> str:
+    """The template filter that links an IRI: see :func:`href_for`."""
+    return href_for(iri)
 
 
 @bp.app_template_filter("curie_href")
@@ -284,6 +236,38 @@ def _alternates(path: str) -> list[dict]:
     return [{"type": t, "name": name, "href": f"{path}?format={param}"} for t, (name, param) in RDF_FORMATS.items()]
 
 
+def _value_order(s: Shown) -> tuple:
+    return (s.inferred, s.kind != "iri", lang_order(s.lang), pick(s.labels, "zh", s.text))
+
+
+def _property_order(item: tuple[URIRef, list[Shown]]) -> tuple:
+    # type and names first, then the vocabulary's own properties, then what inference alone adds
+    prop, values = item
+    first = {RDF.type: 0, RDFS.label: 1, SKOS.prefLabel: 2, DCTERMS.title: 3}
+    return (first.get(prop, 9), all(v.inferred for v in values), not str(prop).startswith(str(SQ)), compact(str(prop)))
+
+
+def _grouped(graphs: dict[tuple, set[str]], labels: dict[str, dict[str, str]], direction: str) -> list[dict]:
+    """The values of the resource's properties in ``direction`` ("out" or "in"), property by property."""
+    by_property: dict[URIRef, list[Shown]] = defaultdict(list)
+    for (d, p, x), where in graphs.items():
+        if d == direction:
+            by_property[p].append(show(x, labels, inferred=where == {INFERENCES_GRAPH}))
+    return [
+        {"property": show(p, labels), "objects": sorted(values, key=_value_order)}
+        for p, values in sorted(by_property.items(), key=_property_order)
+    ]
+
+
+def _names(graphs: dict[tuple, set[str]], labels: dict[str, dict[str, str]]) -> list[dict]:
+    """The resource's own names (label properties by preference, then languages by preference)."""
+    name_triples = [(p, x) for (d, p, x) in graphs if d == "out" and p in LABEL_PROPERTIES and isinstance(x, Literal)]
+    return [
+        {"property": show(p, labels), "value": show(x, labels)}
+        for p, x in sorted(name_triples, key=lambda px: (LABEL_PROPERTIES.index(px[0]), lang_order(px[1].language), str(px[1])))
+    ]
+
+
 @bp.get("/id/<path:rest>")
 def resource(rest: str):
     """Describe ``https://w3id.org/shiquan/id/{rest}``: an HTML page, or its triples in an RDF format."""
@@ -313,32 +297,9 @@ def resource(rest: str):
     named = {iri} | {str(p) for (_, p, _) in graphs} | {str(x) for (_, _, x) in graphs if isinstance(x, URIRef)}
     labels = _labels(named)
 
-    def value_order(s: Shown) -> tuple:
-        return (s.inferred, s.kind != "iri", _lang_order(s.lang), pick(s.labels, "zh", s.text))
-
-    def property_order(item: tuple[URIRef, list[Shown]]) -> tuple:
-        # type and names first, then the vocabulary's own properties, then what inference alone adds
-        prop, values = item
-        first = {RDF.type: 0, RDFS.label: 1, SKOS.prefLabel: 2, DCTERMS.title: 3}
-        return (first.get(prop, 9), all(v.inferred for v in values), not str(prop).startswith(str(SQ)), compact(str(prop)))
-
-    def grouped(direction: str) -> list[dict]:
-        by_property: dict[URIRef, list[Shown]] = defaultdict(list)
-        for (d, p, x), where in graphs.items():
-            if d == direction:
-                by_property[p].append(show(x, labels, inferred=where == {INFERENCES_GRAPH}))
-        return [
-            {"property": show(p, labels), "objects": sorted(values, key=value_order)}
-            for p, values in sorted(by_property.items(), key=property_order)
-        ]
-
-    outgoing = grouped("out")
+    outgoing = _grouped(graphs, labels, "out")
     types = next((g["objects"] for g in outgoing if g["property"].iri == str(RDF.type)), [])
-    name_triples = [(p, x) for (d, p, x) in graphs if d == "out" and p in LABEL_PROPERTIES and isinstance(x, Literal)]
-    names = [
-        {"property": show(p, labels), "value": show(x, labels)}
-        for p, x in sorted(name_triples, key=lambda px: (LABEL_PROPERTIES.index(px[0]), _lang_order(px[1].language), str(px[1])))
-    ]
+    names = _names(graphs, labels)
     matrix = None
     if any(t.iri == str(SQ.Plan) for t in types) and iri.startswith(str(ID) + "plan/") and len(parts) == 2:
         matrix = url_for("pages.plan", slug=parts[1])
@@ -350,7 +311,7 @@ def resource(rest: str):
         names=names,
         types=types,
         outgoing=outgoing,
-        incoming=grouped("in"),
+        incoming=_grouped(graphs, labels, "in"),
         matrix=matrix,
         alternates=_alternates(request.path),
     )
@@ -379,138 +340,6 @@ def ontology():
 # ------------------------------------------------------------------ plan matrices
 
 
-@dataclass
-class Cell:
-    payer: str
-    quote: str
-    section: str
-    href: str
-
-
-def _number(literal) -> str:
-    try:
-        value = Decimal(str(literal))
-    except InvalidOperation:
-        return str(literal)
-    return f"{value.normalize():f}"
-
-
-def _matrix(plan: str, lang: str) -> dict:
-    """The plan's header and its responsibility matrix in ``lang``. Raises NotFound for a plan the graph lacks."""
-    node = iri_ref(plan)
-    head = select(f"""
-        SELECT ?p ?o WHERE {{
-            VALUES ?p {{
-                rdf:type dcterms:title sq:documentNumber dcterms:issued sq:levelPair
-                sq:jurisdiction sq:issuedBy sq:basedOn sq:dividesBetween
-            }}
-            {node} ?p ?o .
-        }}""")
-    if not any(r["p"] == RDF.type and r["o"] == SQ.Plan for r in head):
-        raise NotFound(f"no plan <{plan}> in the graph")
-    assignments = select(f"""
-        SELECT ?a ?matter ?level ?payer ?quote ?section ?category ?order WHERE {{
-            ?a sq:statedIn {node} ; sq:matter ?matter ; sq:level ?level .
-            OPTIONAL {{ ?a sq:payer ?payer }}
-            OPTIONAL {{ ?a sq:sourceText ?quote }}
-            OPTIONAL {{ ?a sq:provision/sq:sectionNumber ?section }}
-            OPTIONAL {{ ?matter sq:category ?category . OPTIONAL {{ ?category sq:order ?order }} }}
-        }}""")
-    ranks = {
-        str(r["level"]): int(r["rank"])
-        for r in select(f"""
-            SELECT DISTINCT ?level ?rank WHERE {{
-                {{ {node} sq:dividesBetween ?level }}
-                UNION {{ ?a sq:statedIn {node} ; sq:level ?level }}
-                UNION {{ ?a sq:statedIn {node} ; sq:payer/sq:memberLevel ?level }}
-                ?level sq:rank ?rank .
-            }}""")
-    }
-    members: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
-    joint = select(f"""
-        SELECT DISTINCT ?payer ?member ?percentage WHERE {{
-            ?a sq:statedIn {node} ; sq:payer ?payer .
-            ?payer a sq:JointPayer ; sq:memberLevel ?member .
-            OPTIONAL {{ ?payer sq:share ?share . ?share sq:shareLevel ?member ; sq:percentage ?percentage }}
-        }}""")
-    for r in joint:
-        members[str(r["payer"])].append((str(r["member"]), _number(r["percentage"]) if "percentage" in r else None))
-
-    iris = {plan, str(SQ.jurisdiction), str(SQ.issuedBy), str(SQ.basedOn)}
-    iris |= {str(r["o"]) for r in head if isinstance(r["o"], URIRef)}
-    for r in assignments:
-        iris |= {str(v) for v in r.values() if isinstance(v, URIRef)}
-    iris |= {m for found in members.values() for m, _ in found}
-    labels = _labels(iris)
-
-    def label(iri: str) -> str:
-        return pick(labels.get(iri, {}), lang, compact(iri))
-
-    facts: dict[URIRef, list] = defaultdict(list)
-    for r in head:
-        facts[r["p"]].append(r["o"])
-    titles = {t.language or "": str(t) for t in facts[DCTERMS.title]}
-    columns = [str(level) for level in facts[SQ.dividesBetween]]
-    columns += sorted({str(r["level"]) for r in assignments} - set(columns))
-    columns.sort(key=lambda level: (ranks.get(level) is None, ranks.get(level, 0), label(level)))
-
-    def payer_text(payer: str) -> str:
-        if payer not in members:
-            return label(payer)
-        shares = sorted(members[payer], key=lambda m: (ranks.get(m[0]) is None, ranks.get(m[0], 0), m[0]))
-        joined = "、" if lang == "zh" else ", "
-        return joined.join(label(m) + (f" {share}%" if share else "") for m, share in shares)
-
-    categories: dict[str, dict] = {}
-    cells: dict[tuple[str, str], list[Cell]] = defaultdict(list)
-    for r in assignments:
-        category = str(r.get("category", ""))
-        matter = str(r["matter"])
-        group = categories.setdefault(category, {
-            "iri": category or None,
-            "label": label(category) if category else ("未分类" if lang == "zh" else "uncategorised"),
-            "href": href_for(category) if category else None,
-            "order": int(r["order"]) if "order" in r else None,
-            "matters": {},
-        })
-        group["matters"][matter] = {"iri": matter, "label": label(matter), "href": href_for(matter)}
-        payer = str(r["payer"]) if "payer" in r else ""
-        cells[(matter, str(r["level"]))].append(Cell(
-            payer_text(payer) if payer else "",
-            str(r.get("quote", "")),
-            str(r.get("section", "")),
-            href_for(str(r["a"])),
-        ))
-    for cell_list in cells.values():
-        cell_list.sort(key=lambda c: c.href)
-    groups = []
-    for group in sorted(categories.values(), key=lambda g: (g["order"] is None, g["order"] or 0, g["label"])):
-        rows = sorted(group["matters"].values(), key=lambda m: (m["label"], m["iri"]))
-        for row in rows:
-            row["cells"] = [cells.get((row["iri"], level), []) for level in columns]
-        groups.append({**group, "rows": rows})
-
-    slug = plan[len(str(ID) + "plan/") :]
-    return {
-        "iri": plan,
-        "slug": slug,
-        "href": href_for(plan),
-        "title": pick(titles, lang, slug),
-        "titles": titles,
-        "number": ", ".join(sorted(str(n) for n in facts[SQ.documentNumber])),
-        "issued": ", ".join(sorted(str(d) for d in facts[DCTERMS.issued])),
-        "level_pair": pick({o.language or "": str(o) for o in facts[SQ.levelPair]}, lang),
-        "links": [
-            {"name": label(str(p)), "targets": [{"label": label(str(o)), "href": href_for(str(o))} for o in facts[p]]}
-            for p in (SQ.jurisdiction, SQ.issuedBy, SQ.basedOn)
-            if facts[p]
-        ],
-        "columns": [{"iri": level, "label": label(level), "href": href_for(level)} for level in columns],
-        "groups": groups,
-        "count": sum(len(g["rows"]) for g in groups),
-    }
-
-
 PLAN_WORDS = {
     "zh": {
         "matrix": "事权和支出责任划分表", "number": "文号", "issued": "印发日期", "pair": "划分层级", "matter": "事项",
@@ -526,27 +355,6 @@ PLAN_WORDS = {
         "section number. An empty cell means the plan rules nothing on that matter for that level.",
     },
 }
-MATRIX_WORDS = {
-    "zh": {"category": "类别", "matter": "事项", "matter_iri": "事项IRI", "payer": "支出责任", "quote": "原文"},
-    "en": {"category": "category", "matter": "matter", "matter_iri": "matter IRI", "payer": "payer", "quote": "quote"},
-}
-
-
-def _csv(matrix: dict, lang: str) -> bytes:
-    words = MATRIX_WORDS[lang]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    header = [words["category"], words["matter"], words["matter_iri"]]
-    for column in matrix["columns"]:
-        header += [f"{column['label']} {words['payer']}", f"{column['label']} {words['quote']}"]
-    writer.writerow(header)
-    for group in matrix["groups"]:
-        for row in group["rows"]:
-            line = [group["label"], row["label"], row["iri"]]
-            for found in row["cells"]:
-                line += [" | ".join(c.payer for c in found), " | ".join(c.quote for c in found)]
-            writer.writerow(line)
-    return buffer.getvalue().encode("utf-8")
 
 
 @bp.get("/plans/<slug>")
@@ -560,9 +368,9 @@ def plan(slug: str):
     if lang not in LANGS:
         raise BadRequest(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
     media_type = choose([HTML, "text/csv"], request.args.get("format"))
-    matrix = _matrix(iri, lang)
+    matrix = matrices.plan_matrix(runtime().answer, iri, lang)
     if media_type == "text/csv":
-        response = respond(_csv(matrix, lang), media_type)
+        response = respond(matrices.matrix_csv(matrix, lang), media_type)
         response.headers["Content-Disposition"] = f'inline; filename="{slug}.{lang}.csv"'
         return response
     return _html("plan.html", plan=matrix, lang=lang, other="en" if lang == "zh" else "zh", t=PLAN_WORDS[lang])
