@@ -40,12 +40,14 @@ class Job:
 
 
 def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_uris=None, named_graph_uris=None, service_relay=None):
-    """Run a SPARQL query and serialise its answer; returns (media type, bytes)."""
-    from shiquan.sparql import query
+    """Run a SPARQL query and serialise its answer in the negotiated format; returns (media type, bytes)."""
+    from shiquan.sparql import run
 
-    answer = query.run(
+    return run.respond(
         store,
         text,
+        accept=accept,
+        fmt=fmt,
         default_graph_uris=default_graph_uris,
         named_graph_uris=named_graph_uris,
         service_allowlist=settings["SERVICE_ALLOWLIST"],
@@ -53,15 +55,13 @@ def _query_job(store, settings, *, text, accept=None, fmt=None, default_graph_ur
         max_rows=settings["MAX_RESULT_ROWS"],
         timeout_s=settings["QUERY_TIMEOUT_S"],
     )
-    media_type = query.negotiate(answer.kind, accept, fmt)
-    return media_type, query.serialize(answer, media_type)
 
 
 def _answer_job(store, settings, *, text):
     """Run a SPARQL query and return its Answer (for pages built from several queries)."""
-    from shiquan.sparql import query
+    from shiquan.sparql import run
 
-    return query.run(store, text, max_rows=settings["MAX_RESULT_ROWS"], timeout_s=settings["QUERY_TIMEOUT_S"])
+    return run.run(store, text, max_rows=settings["MAX_RESULT_ROWS"], timeout_s=settings["QUERY_TIMEOUT_S"])
 
 
 def _validate_job(store, settings, *, data, fmt, source):

@@ -30,7 +30,7 @@ from rdflib.namespace import DCTERMS, SKOS
 from shiquan.web import assets
 from shiquan.publish import docs
 from shiquan.graph import loading
-from shiquan.sparql import query
+from shiquan.sparql import results as query
 from shiquan.errors import BadRequest, NotFound
 from shiquan.vocab import ID, ONTOLOGY_IRI, PREFIXES, SQ, curie, mint
 from shiquan.web import choose
