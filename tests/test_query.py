@@ -3,7 +3,7 @@
 import pytest
 
 from shiquan.sparql import run
-from shiquan.errors import BadQuery, Forbidden, ResultTooLarge
+from shiquan.errors import BadQuery, Forbidden, NotAcceptable, ResultTooLarge
 from shiquan.vocab import GRAPH
 
 CODES = "PREFIX sq: <https://w3id.org/shiquan/ontology#> SELECT ?d ?code WHERE { ?d sq:divisionCode ?code } ORDER BY ?code"
@@ -86,3 +86,14 @@ def test_a_failed_read_leaves_no_engine_result_for_another_thread_to_drop(kg):
     finally:
         sys.unraisablehook = previous
     assert [str(u.exc_value) for u in unraisable] == []
+
+
+def test_an_accept_that_nothing_fits_is_refused_before_the_query_runs(kg):
+    # Were the query run first, its answer would be over the row limit.
+    with pytest.raises(NotAcceptable, match="cannot answer a solutions query in 'image/png'"):
+        run.respond(kg.store, "SELECT * WHERE { ?s ?p ?o }", accept="image/png", max_rows=1)
+
+
+def test_respond_writes_the_negotiated_format(kg):
+    media_type, body = run.respond(kg.store, "ASK { ?s ?p ?o }", accept="text/csv")
+    assert (media_type, body) == ("text/csv", b"_askResult\r\ntrue\r\n")

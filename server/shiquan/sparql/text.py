@@ -35,7 +35,7 @@ _FORMS = {"SELECT": "solutions", "ASK": "boolean", "CONSTRUCT": "graph", "DESCRI
 #   and the expressions of a SELECT or GROUP BY. A tree node costs up to 3.2 KiB: in 8 MiB a group of ~2,600 triple
 #   patterns, BINDs or MINUSes crashes, and so do ~6,500 UNIONs and ~9,400 operands of ||.
 #
-# Each limit keeps the engine within a quarter of its stack (200 × 10 KiB, 600 × 3.2 KiB); test_query.py checks
+# Each limit keeps the engine within a quarter of its stack (200 × 10 KiB, 600 × 3.2 KiB); test_text.py checks
 # the margin against the installed engine. Over-counting is harmless, under-counting crashes a worker, so the scanner
 # mirrors the parser's lexer: a "<" after an operand inside an expression is a comparison, elsewhere it starts an IRI.
 MAX_NESTING = 200
