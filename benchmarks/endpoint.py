@@ -55,7 +55,7 @@ from rdflib import Graph, URIRef
 from shiquan import config
 from shiquan.graph import loading
 from shiquan.publish import export
-from shiquan.sparql import query
+from shiquan.sparql import run as query
 from shiquan.errors import ShiquanError
 
 PLAN = "https://w3id.org/shiquan/id/plan/haidong-dongzhengban-2024-96"

@@ -18,7 +18,7 @@ import pytest
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 from shiquan import create_app
-from shiquan.sparql import query
+from shiquan.sparql import results as query
 
 from .conftest import QUERIES, serving
 from .test_queries import EXPECTED_ANSWERS

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from shiquan.cli import main
 from shiquan.errors import NotFound
 from shiquan.publish import matrix
-from shiquan.sparql import query
+from shiquan.sparql import run
 from shiquan.vocab import ID
 
 from .conftest import HAIDONG_PLAN, SOURCE, normalised
@@ -37,7 +37,7 @@ def source_line(phrase: str) -> str:
 
 @pytest.fixture(scope="module")
 def select(kg):
-    return lambda text: query.run(kg.store, text)
+    return lambda text: run.run(kg.store, text)
 
 
 @pytest.fixture(scope="module")

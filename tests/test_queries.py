@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from shiquan.sparql import query
+from shiquan.sparql import run as query
 
 from .conftest import QUERIES
 from .test_data import CITY, COUNTY, EXPECTED

@@ -25,7 +25,6 @@ import waitress
 from click.testing import CliRunner
 
 from shiquan import create_app
-from shiquan.graph import loading
 from shiquan.publish import export
 from shiquan.cli import main
 

@@ -129,3 +129,9 @@ def test_xml_external_entity_is_not_read(client, tmp_path):
 def test_empty_form_is_400(client):
     response = client.post("/validate", data={"data": "  "})
     assert response.status_code == 400
+
+
+def test_form_body_that_is_not_utf8_is_400_before_validation(client):
+    response = client.post("/validate", data=b"data=<a>+<b>+\xff", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "the form body is not UTF-8 (byte 13), so none of its parameters can be read"

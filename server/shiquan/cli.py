@@ -16,7 +16,7 @@ from rdflib import RDF
 from shiquan import config
 from shiquan.publish import docs
 from shiquan.graph import loading
-from shiquan.sparql import query
+from shiquan.sparql import results, run
 from shiquan.runtime import remote
 from shiquan.graph import dataset, validation
 from shiquan.publish import export
@@ -89,14 +89,13 @@ def query_command(source, output: str, data_paths: tuple[Path, ...]) -> None:
     overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
     try:
         kg = loading.build_store(config.settings(overrides))
-        answer = query.run(kg.store, text)
         if output == "table":
-            click.echo(query.table(answer))
+            click.echo(results.table(run.run(kg.store, text)))
             return
-        media_type = query.negotiate(answer.kind, None, output)
+        _, body = run.respond(kg.store, text, fmt=output)
     except ShiquanError as exc:
         _fail(exc)
-    sys.stdout.buffer.write(query.serialize(answer, media_type))
+    sys.stdout.buffer.write(body)
     sys.stdout.flush()
 
 
@@ -334,7 +333,7 @@ def matrix_command(plan_slug: str, lang: str, as_csv: bool, data_paths: tuple[Pa
         except ValueError as exc:
             raise BadInput(f"no plan {plan_slug!r}: {exc}") from None
         kg = loading.build_store(config.settings(overrides))
-        found = matrix.plan_matrix(lambda text: query.run(kg.store, text), iri, lang)
+        found = matrix.plan_matrix(lambda text: run.run(kg.store, text), iri, lang)
     except ShiquanError as exc:
         _fail(exc)
     if as_csv:

@@ -24,6 +24,7 @@ from xml.parsers import expat
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
+from shiquan import formats
 from shiquan.graph import reasoning
 from shiquan.errors import BadInput, ShiquanError
 from shiquan.terms import to_rdflib  # noqa: F401  (loading.to_rdflib is used across the project)
@@ -31,37 +32,11 @@ from shiquan.vocab import INFERENCES_GRAPH, ONTOLOGY_GRAPH, PREFIXES, graph_name
 
 log = logging.getLogger(__name__)
 
-# File extension → format name; the CLI's --format takes these names too.
-FORMATS: dict[str, str] = {
-    ".ttl": "turtle",
-    ".nt": "nt",
-    ".trig": "trig",
-    ".nq": "nquads",
-    ".jsonld": "json-ld",
-    ".json": "json-ld",
-    ".rdf": "xml",
-    ".owl": "xml",
-    ".xml": "xml",
-}
-FORMAT_NAMES = sorted(set(FORMATS.values()))
-# Media type → format name, for uploads and for serialising with rdflib (whose names these are).
-MEDIA_TYPES: dict[str, str] = {
-    "text/turtle": "turtle",
-    "application/x-turtle": "turtle",
-    "application/n-triples": "nt",
-    "application/trig": "trig",
-    "application/n-quads": "nquads",
-    "application/ld+json": "json-ld",
-    "application/rdf+xml": "xml",
-}
-PARSERS = {
-    "turtle": ox.RdfFormat.TURTLE,
-    "nt": ox.RdfFormat.N_TRIPLES,
-    "trig": ox.RdfFormat.TRIG,
-    "nquads": ox.RdfFormat.N_QUADS,
-    "json-ld": ox.RdfFormat.JSON_LD,
-    "xml": ox.RdfFormat.RDF_XML,
-}
+# The RDF formats we read, from the one table (shiquan.formats): file suffix → format name (the CLI's --format
+# takes these names too), and format name → pyoxigraph parser.
+FORMATS = {suffix: f.name for suffix, f in formats.RDF_BY_SUFFIX.items()}
+FORMAT_NAMES = formats.RDF_NAMES
+PARSERS = {name: f.rdf_format for name, f in formats.RDF_BY_NAME.items()}
 
 
 

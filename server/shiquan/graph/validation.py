@@ -135,8 +135,7 @@ def validate_upload(data: bytes, fmt: str, source: str, config: Mapping[str, Any
     return shacl.validate_store(store, schema(config)[0])
 
 
-# The name the runtime's upload job still calls (runtime/pool.py); one function under two names until it moves.
-validate_bytes = validate_upload
+
 
 
 def shapes_progress(progress: loading.Progress | None):

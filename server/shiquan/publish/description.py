@@ -8,22 +8,21 @@ from typing import Any
 from rdflib import RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS
 
+from shiquan import formats
 from shiquan.graph.loading import INFERENCES_GRAPH
 from shiquan.vocab import PREFIXES, SQ
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
-FORMATS = Namespace("http://www.w3.org/ns/formats/")
-RESULT_FORMATS = [
-    "SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
-    "Turtle", "N-Triples", "RDF_XML", "JSON-LD",
-]
+W3C = Namespace(formats.W3C_FORMATS)
+# What the endpoint answers in: the results formats, then the RDF formats of graph answers.
+RESULT_FORMATS = [f.w3c_iri for f in (*formats.RESULTS, *formats.GRAPH_ANSWERS)]
 
 
 def service_description(endpoint: str, counts: Mapping[str, int], settings: Mapping[str, Any]) -> Graph:
     """Describe the endpoint at ``endpoint``: languages, formats, the union default graph, each named graph, limits."""
     g = Graph()
-    for prefix, ns in (("sd", SD), ("void", VOID), ("formats", FORMATS)):
+    for prefix, ns in (("sd", SD), ("void", VOID), ("formats", W3C)):
         g.bind(prefix, ns)
     for prefix in ("sq", "dcterms", "xsd"):
         g.bind(prefix, PREFIXES[prefix])
@@ -32,8 +31,8 @@ def service_description(endpoint: str, counts: Mapping[str, int], settings: Mapp
     g.add((service, SD.endpoint, service))
     g.add((service, SD.supportedLanguage, SD.SPARQL11Query))
     g.add((service, SD.feature, SD.UnionDefaultGraph))
-    for name in RESULT_FORMATS:
-        g.add((service, SD.resultFormat, FORMATS[name]))
+    for iri in RESULT_FORMATS:
+        g.add((service, SD.resultFormat, URIRef(iri)))
     if settings["SERVICE_ALLOWLIST"]:
         g.add((service, SD.feature, SD.BasicFederatedQuery))
     for url in settings["SERVICE_ALLOWLIST"]:

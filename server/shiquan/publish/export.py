@@ -29,9 +29,9 @@ import pyoxigraph as ox
 from rdflib import OWL, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF
 
+from shiquan import formats
 from shiquan.graph import loading
-from shiquan.publish.description import FORMATS as W3C_FORMATS
-from shiquan.publish.description import SD, VOID
+from shiquan.publish.description import SD, VOID, W3C
 from shiquan.errors import BadInput, BadRequest
 from shiquan.vocab import ID, INFERENCES_GRAPH, ONTOLOGY_GRAPH, ONTOLOGY_IRI, PREFIXES
 
@@ -53,23 +53,12 @@ GRAPH_DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Format:
-    """One dump format: file extension, media type, pyoxigraph format, W3C format name, whether graphs are kept."""
-
-    extension: str
-    media_type: str
-    rdf_format: ox.RdfFormat
-    w3c_name: str
-    quads: bool
-
-
-# Format name → how it is written; the order is the order of the download page.
-FORMATS: dict[str, Format] = {
-    "nquads": Format("nq", "application/n-quads", ox.RdfFormat.N_QUADS, "N-Quads", True),
-    "trig": Format("trig", "application/trig", ox.RdfFormat.TRIG, "TriG", True),
-    "turtle": Format("ttl", "text/turtle", ox.RdfFormat.TURTLE, "Turtle", False),
-    "jsonld": Format("jsonld", "application/ld+json", ox.RdfFormat.JSON_LD, "JSON-LD", True),
+# Format name → how it is written (a format of the one table, shiquan.formats); the order is the download page's.
+FORMATS: dict[str, formats.Format] = {
+    "nquads": formats.N_QUADS,
+    "trig": formats.TRIG,
+    "turtle": formats.TURTLE,
+    "jsonld": formats.JSON_LD,
 }
 BY_EXTENSION = {f.extension: name for name, f in FORMATS.items()}
 # Where the web adapter serves each dump, relative to the server's root.
@@ -91,7 +80,7 @@ class Dump:
     sha256: str
 
     @property
-    def format(self) -> Format:
+    def format(self) -> formats.Format:
         return FORMATS[self.name]
 
     @property
@@ -407,7 +396,7 @@ def void(ready: Published, base_url: str, endpoint_url: str) -> Graph:
     per named graph, all read off ``ready``.
     """
     g = Graph()
-    for prefix, ns in (("void", VOID), ("sd", SD), ("spdx", SPDX), ("formats", W3C_FORMATS), ("foaf", FOAF)):
+    for prefix, ns in (("void", VOID), ("sd", SD), ("spdx", SPDX), ("formats", W3C), ("foaf", FOAF)):
         g.bind(prefix, ns)
     for prefix in ("dcterms", "owl", "sq", "xsd"):
         g.bind(prefix, PREFIXES[prefix])
@@ -441,7 +430,7 @@ def void(ready: Published, base_url: str, endpoint_url: str) -> Graph:
         url = URIRef(dump_url(base_url, item.name))
         checksum = BNode()
         g.add((DATASET, VOID.dataDump, url))
-        g.add((url, DCTERMS["format"], W3C_FORMATS[item.format.w3c_name]))
+        g.add((url, DCTERMS["format"], URIRef(item.format.w3c_iri)))
         g.add((url, SPDX.checksum, checksum))
         g.add((checksum, RDF.type, SPDX.Checksum))
         g.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))

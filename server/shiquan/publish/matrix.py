@@ -1,7 +1,7 @@
 """A plan's responsibility matrix: for each matter (grouped by category) and level, who pays, quoting the source.
 
 Every fact comes from SPARQL through ``select``, a callable that runs a SELECT and
-returns its :class:`~shiquan.sparql.query.Answer`: the web passes the runtime's
+returns its :class:`~shiquan.sparql.results.Answer`: the web passes the runtime's
 ``answer`` (so the query workers answer), the command line runs the query on a
 store it built. The matrix holds IRIs, never links: where an IRI leads is the
 caller's business.
@@ -22,7 +22,7 @@ from rdflib.namespace import DCTERMS
 
 from shiquan import labels
 from shiquan.errors import NotFound
-from shiquan.sparql.query import Answer, table
+from shiquan.sparql.results import Answer, table
 from shiquan.terms import to_rdflib
 from shiquan.vocab import ID, PREFIXES, SQ
 

@@ -27,22 +27,17 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from shiquan.sparql import query
-from shiquan.errors import (
-    BadInput,
-    BadQuery,
-    QueryTimeout,
-    RemoteServiceFailed,
-    ResultTooLarge,
-)
+from shiquan import formats
+from shiquan.errors import BadInput, BadQuery, QueryTimeout, RemoteServiceFailed
+from shiquan.sparql.results import Answer, check_size, negotiate, serialize
+from shiquan.sparql.text import inspect
 from shiquan.vocab import GRAPH
 
 log = logging.getLogger(__name__)
 
 # What we ask the store for when the client's format is one we cannot read back (CSV), in order.
-RESULTS_FALLBACK = ["application/sparql-results+json", "application/sparql-results+xml"]
-GRAPH_FALLBACK = ["application/n-triples", "text/turtle"]
-KINDS = {"SelectQuery": "solutions", "AskQuery": "boolean", "ConstructQuery": "graph", "DescribeQuery": "graph"}
+RESULTS_FALLBACK = formats.media_types((formats.RESULTS_JSON, formats.RESULTS_XML))
+GRAPH_FALLBACK = formats.media_types((formats.N_TRIPLES, formats.TURTLE))
 COUNT_GRAPHS = f"""SELECT ?g (COUNT(*) AS ?n) WHERE {{
     GRAPH ?g {{ ?s ?p ?o }}
     FILTER (STRSTARTS(STR(?g), "{GRAPH}"))
@@ -134,21 +129,6 @@ def _message(body: bytes) -> str:
     return " ".join(first.split())[:500] or "no message"
 
 
-def _form(text: str) -> tuple[str, bool]:
-    """The kind of answer of query ``text`` ("solutions", "boolean", "graph") and whether it names its own dataset.
-
-    Parsed here, so nothing but a query is ever sent: raises Forbidden for a
-    SPARQL Update, BadQuery for text that is neither a query nor an update.
-    """
-    from rdflib.plugins.sparql.parser import parseQuery
-
-    try:
-        tree = parseQuery(text)
-    except Exception as exc:  # pyparsing errors and bare Exception for unknown prefixes
-        query._refuse_update(text, exc)
-    return KINDS[tree[1].name], "datasetClause" in tree[1]
-
-
 class RemoteStore:
     """The store at ``url`` (a SPARQL 1.1 query endpoint), queried under ``settings``' limits."""
 
@@ -192,29 +172,27 @@ class RemoteStore:
         refused by the store), BadRequest and NotAcceptable (format), QueryTimeout,
         ResultTooLarge and RemoteServiceFailed.
         """
-        query.check(text, self.allowlist)
-        kind, own_dataset = _form(text)
-        wanted = query.negotiate(kind, accept, fmt)
-        form = self._form_fields(text, own_dataset, default_graph_uris, named_graph_uris)
-        media_type, body = self.endpoint.post(form, _accept(kind, wanted), timeout_s or self.timeout_s)
-        answer, as_sent = _parse(kind, media_type, body, self.url)
-        _limit(answer, self.max_rows)
+        seen = inspect(text, self.allowlist, parse=True)  # nothing but a query is ever sent
+        wanted = negotiate(seen.kind, accept, fmt)
+        form = self._form_fields(text, seen.names_dataset, default_graph_uris, named_graph_uris)
+        media_type, body = self.endpoint.post(form, _accept(seen.kind, wanted), timeout_s or self.timeout_s)
+        answer, as_sent = _parse(seen.kind, media_type, body, self.url)
+        check_size(answer, self.max_rows)
         if media_type == wanted and as_sent:
             return wanted, body
-        return wanted, query.serialize(answer, wanted)
+        return wanted, serialize(answer, wanted)
 
-    def answer(self, text: str, timeout_s: float | None = None) -> query.Answer:
+    def answer(self, text: str, timeout_s: float | None = None) -> Answer:
         """The whole answer to ``text`` (for pages built from several queries). Raises as :meth:`query`."""
-        query.check(text, self.allowlist)
-        kind, own_dataset = _form(text)
-        return self._answer(text, kind, own_dataset, None, timeout_s or self.timeout_s, self.max_rows)
+        seen = inspect(text, self.allowlist, parse=True)
+        return self._answer(text, seen.kind, seen.names_dataset, None, timeout_s or self.timeout_s, self.max_rows)
 
-    def _answer(self, text, kind, own_dataset, graphs, timeout_s, max_rows, dataset=True) -> query.Answer:
+    def _answer(self, text, kind, own_dataset, graphs, timeout_s, max_rows, dataset=True) -> Answer:
         form = self._form_fields(text, own_dataset, graphs, graphs) if dataset else [("query", text)]
         fallback = GRAPH_FALLBACK if kind == "graph" else RESULTS_FALLBACK
         media_type, body = self.endpoint.post(form, _accept(kind, fallback[0]), timeout_s)
         answer, _ = _parse(kind, media_type, body, self.url)
-        _limit(answer, max_rows)
+        check_size(answer, max_rows)
         return answer
 
     def _form_fields(self, text, own_dataset, default_graph_uris, named_graph_uris) -> list[tuple[str, str]]:
@@ -235,7 +213,7 @@ def _accept(kind: str, wanted: str) -> str:
     return ", ".join(t if i == 0 else f"{t};q=0.{9 - i}" for i, t in enumerate(types))
 
 
-def _parse(kind: str, media_type: str, body: bytes, url: str) -> tuple[query.Answer, bool]:
+def _parse(kind: str, media_type: str, body: bytes, url: str) -> tuple[Answer, bool]:
     """Read the store's answer; returns it and whether ``body`` may be passed on as it is.
 
     Raises RemoteServiceFailed when the answer is not what was asked for or does not parse.
@@ -245,7 +223,7 @@ def _parse(kind: str, media_type: str, body: bytes, url: str) -> tuple[query.Ans
             rdf_format = ox.RdfFormat.from_media_type(media_type)
             if rdf_format is None:
                 raise ValueError(f"an answer in {media_type} for a graph query")
-            return query.Answer("graph", triples=[q.triple for q in ox.parse(body, format=rdf_format)]), True
+            return Answer("graph", triples=[q.triple for q in ox.parse(body, format=rdf_format)]), True
         results_format = ox.QueryResultsFormat.from_media_type(media_type)
         if results_format is None:
             raise ValueError(f"an answer in {media_type} for a {kind} query")
@@ -253,20 +231,13 @@ def _parse(kind: str, media_type: str, body: bytes, url: str) -> tuple[query.Ans
     except (SyntaxError, ValueError) as exc:
         raise RemoteServiceFailed(f"the store at {url} gave an unreadable answer: {exc}") from exc
     if isinstance(result, ox.QueryBoolean):
-        return query.Answer("boolean", boolean=bool(result)), kind == "boolean"
+        return Answer("boolean", boolean=bool(result)), kind == "boolean"
     names = [v.value for v in result.variables]
     rows = [tuple(solution[i] for i in range(len(names))) for solution in result]
     if kind == "boolean":
         # Virtuoso 7.2 answers ASK as one row holding 1 (true) or no row (false), openlink/virtuoso-opensource#464.
-        return query.Answer("boolean", boolean=any(v is not None and v.value not in ("0", "false") for r in rows for v in r)), False
-    return query.Answer("solutions", variables=names, rows=rows), True
-
-
-def _limit(answer: query.Answer, max_rows: int | None) -> None:
-    """Raise ResultTooLarge when ``answer`` holds more than ``max_rows`` rows or triples."""
-    size, what = (len(answer.triples), "triples") if answer.kind == "graph" else (len(answer.rows), "rows")
-    if max_rows is not None and size > max_rows:
-        raise ResultTooLarge(f"the answer has more than {max_rows} {what}; add a LIMIT or narrow the query")
+        return Answer("boolean", boolean=any(v is not None and v.value not in ("0", "false") for r in rows for v in r)), False
+    return Answer("solutions", variables=names, rows=rows), True
 
 
 def replace_graphs(url: str, ntriples: Mapping[str, bytes], timeout_s: float = 300.0) -> None:

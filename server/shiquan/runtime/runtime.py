@@ -26,17 +26,19 @@ import pyoxigraph
 from shiquan.graph import dataset, loading, validation
 from shiquan.publish import export
 from shiquan.runtime import pool, remote
-from shiquan.sparql import query
+from shiquan.sparql import run
 
 log = logging.getLogger(__name__)
 
 
 def _query_job(kg, settings, *, text, accept=None, fmt=None, default_graph_uris=None, named_graph_uris=None,
                service_relay=None):
-    """Run a SPARQL query and serialise its answer; returns (media type, bytes)."""
-    answer = query.run(
+    """Run a SPARQL query and serialise its answer in the negotiated format; returns (media type, bytes)."""
+    return run.respond(
         kg.store,
         text,
+        accept=accept,
+        fmt=fmt,
         default_graph_uris=default_graph_uris,
         named_graph_uris=named_graph_uris,
         service_allowlist=settings["SERVICE_ALLOWLIST"],
@@ -44,18 +46,16 @@ def _query_job(kg, settings, *, text, accept=None, fmt=None, default_graph_uris=
         max_rows=settings["MAX_RESULT_ROWS"],
         timeout_s=settings["QUERY_TIMEOUT_S"],
     )
-    media_type = query.negotiate(answer.kind, accept, fmt)
-    return media_type, query.serialize(answer, media_type)
 
 
 def _answer_job(kg, settings, *, text):
     """Run a SPARQL query and return its Answer (for pages built from several queries)."""
-    return query.run(kg.store, text, max_rows=settings["MAX_RESULT_ROWS"], timeout_s=settings["QUERY_TIMEOUT_S"])
+    return run.run(kg.store, text, max_rows=settings["MAX_RESULT_ROWS"], timeout_s=settings["QUERY_TIMEOUT_S"])
 
 
 def _validate_job(kg, settings, *, data, fmt, source):
     """Validate RDF bytes against the shapes after OWL RL inference; returns a Report."""
-    return validation.validate_bytes(data, fmt, source, settings)
+    return validation.validate_upload(data, fmt, source, settings)
 
 
 def _dumps_job(kg, settings):
@@ -188,7 +188,7 @@ class Runtime:
         return sum(self.counts.values())
 
     def query(self, timeout_s: float | None = None, **args):
-        """Run a SPARQL query; returns (media type, bytes). Raises as :func:`query.run` and :func:`query.negotiate`
+        """Run a SPARQL query; returns (media type, bytes). Raises as :func:`run.respond`
         (and RemoteServiceFailed for a remote store)."""
         return self.backend.query(timeout_s, **args)
 

@@ -8,8 +8,8 @@ import urllib.parse
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
-from shiquan.sparql import query
-from shiquan.errors import BadRequest, NotAcceptable, ShiquanError
+from shiquan.errors import BadRequest, ShiquanError
+from shiquan.sparql.results import negotiate
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,6 @@ CSP = (
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'self'"
 )
-
-# Short names for a `format` parameter on pages and reports (RDF names come from query.GRAPH_NAMES).
-PAGE_NAMES = {"html": "text/html", "json": "application/json", "csv": "text/csv"}
 
 
 def runtime():
@@ -42,33 +39,9 @@ def respond(body: bytes | str, media_type: str, status: int = 200, vary: bool = 
 
 
 def choose(offered: list[str], fmt: str | None = None) -> str:
-    """The best of ``offered`` media types for this request's Accept header (first one when absent).
-
-    ``fmt`` — a short name or media type from a ``format`` parameter — wins over
-    the header. Raises NotAcceptable listing ``offered``.
-    """
-    if fmt:
-        name = fmt.lower()
-        for names in (PAGE_NAMES, query.GRAPH_NAMES, query.RESULTS_NAMES, {name: name}):
-            if names.get(name) in offered:
-                return names[name]
-        raise NotAcceptable(f"format {fmt!r} is not available here; available: {', '.join(offered)}")
-    header = request.headers.get("Accept", "")
-    if not header.strip():
-        return offered[0]
-    best, best_q = None, 0.0
-    for position, (media, q) in enumerate(query.parse_accept(header)):
-        if media == "*/*":
-            match = offered[0]
-        elif media.endswith("/*"):
-            match = next((o for o in offered if o.startswith(media[:-1])), None)
-        else:
-            match = media if media in offered else None
-        if match and q > best_q:
-            best, best_q = match, q
-    if best is None:
-        raise NotAcceptable(f"cannot answer in {header.strip()!r}; available: {', '.join(offered)}")
-    return best
+    """The best of ``offered`` media types for this request's Accept header, or as ``fmt`` (a ``format`` parameter)
+    names one: see :func:`results.negotiate`, whose rule it is. Raises BadRequest and NotAcceptable as it does."""
+    return negotiate(offered, request.headers.get("Accept"), fmt)
 
 
 def _not_utf8(name: str, byte: int) -> str:
@@ -96,11 +69,20 @@ def _undecodable(pairs: bytes) -> str | None:
     return None
 
 
+def _unreadable_form(body: bytes) -> str | None:
+    """A message when a form body is not UTF-8 even before percent-decoding: Werkzeug reads no parameter from it."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lead = "missing query: " if request.endpoint == "sparql.sparql" and "query" not in request.args else ""
+        return f"{lead}the form body is not UTF-8 (byte {exc.start}), so none of its parameters can be read"
+    return None
+
+
 def _refuse_unreadable_parameters() -> None:
     """Refuse a query string over MAX_BODY_BYTES, or a query string or form body with a parameter that is not UTF-8.
 
-    Raises RequestURITooLarge (414) and BadRequest. A form body that is not UTF-8 even before percent-decoding is
-    left to the endpoint: Werkzeug reads no parameter from it at all.
+    Raises RequestURITooLarge (414) and BadRequest, before any endpoint reads a parameter.
     """
     limit = current_app.config["MAX_BODY_BYTES"]
     if len(request.query_string) > limit:  # only when the WSGI server passes one this long (waitress: 256 KiB)
@@ -108,11 +90,7 @@ def _refuse_unreadable_parameters() -> None:
     message = _undecodable(request.query_string)
     if message is None and request.mimetype == "application/x-www-form-urlencoded":
         body = request.get_data()  # kept for the form parser
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return
-        message = _undecodable(body)
+        message = _unreadable_form(body) or _undecodable(body)
     if message:
         raise BadRequest(message)
 

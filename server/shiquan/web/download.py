@@ -14,9 +14,9 @@ from flask import (
 
 from werkzeug.wsgi import wrap_file
 
+from shiquan import formats
 from shiquan.publish import export
 from shiquan.errors import NotFound
-from shiquan.graph.loading import MEDIA_TYPES
 from shiquan.web import choose
 from shiquan.web import respond
 from shiquan.web import runtime
@@ -24,8 +24,8 @@ from shiquan.web import runtime
 bp = Blueprint("download", __name__)
 
 HTML = "text/html"
-INDEX_TYPES = [HTML, "application/json"]
-VOID_TYPES = ["text/turtle", "application/n-triples", "application/rdf+xml", "application/ld+json"]
+INDEX_TYPES = [HTML, formats.JSON.media_type]
+VOID_TYPES = formats.media_types(formats.GRAPH_ANSWERS)
 
 
 def _entries(ready: export.Published) -> list[dict]:
@@ -94,7 +94,7 @@ def void():
     """The VoID description of the dataset: Turtle, or another RDF format by Accept or ``format``."""
     media_type = choose(VOID_TYPES, request.args.get("format"))
     graph = export.void(runtime().dumps(), request.url_root, url_for("sparql.sparql", _external=True))
-    return respond(graph.serialize(format=MEDIA_TYPES[media_type], encoding="utf-8"), media_type)
+    return respond(graph.serialize(format=formats.BY_MEDIA_TYPE[media_type].rdflib, encoding="utf-8"), media_type)
 
 
 @bp.get("/id/dataset/shiquan")

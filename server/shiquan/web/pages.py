@@ -30,7 +30,7 @@ from shiquan.web import assets
 from shiquan.publish import docs
 from shiquan.publish import matrix as matrices
 from shiquan.graph import loading
-from shiquan.sparql import query
+from shiquan.sparql import results as query
 from shiquan.errors import BadRequest, NotFound
 from shiquan.vocab import ID, ONTOLOGY_IRI, PREFIXES, SQ, mint
 from shiquan.web import choose

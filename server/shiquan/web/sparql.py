@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import socket
 import urllib.error
 import urllib.request
 
 from flask import Blueprint, Response, request, url_for
 
-from shiquan.publish.description import service_description
+from shiquan import formats
 from shiquan.errors import (
     BadRequest,
     Forbidden,
@@ -20,15 +19,15 @@ from shiquan.errors import (
     RemoteServiceFailed,
     UnsupportedMediaType,
 )
-from shiquan.graph.loading import MEDIA_TYPES
+from shiquan.publish.description import service_description
+from shiquan.sparql.text import SERVICE
 from shiquan.web import choose
 from shiquan.web import respond
 from shiquan.web import runtime
 
 bp = Blueprint("sparql", __name__)
-SERVICE_WORD = re.compile(r"\bSERVICE\b", re.IGNORECASE)
 
-DESCRIPTION_TYPES = ["text/turtle", "application/n-triples", "application/rdf+xml", "application/ld+json"]
+DESCRIPTION_TYPES = formats.media_types(formats.GRAPH_ANSWERS)
 
 
 def _parameters():
@@ -39,12 +38,7 @@ def _parameters():
     mimetype = request.mimetype
     if not mimetype and not request.get_data():
         return request.args.getlist("query"), request.args
-    if mimetype == "application/x-www-form-urlencoded":
-        try:
-            request.get_data().decode("utf-8")
-        except UnicodeDecodeError as exc:  # Werkzeug reads no parameter from such a body
-            lead = "" if "query" in request.args else "missing query: "
-            raise BadRequest(f"{lead}the form body is not UTF-8 (byte {exc.start}), so none of its parameters can be read") from exc
+    if mimetype == "application/x-www-form-urlencoded":  # its bytes are UTF-8: web.register_errors checked them
         params = request.form.copy()
         for key, values in request.args.lists():
             params.setlist(key, params.getlist(key) + values)
@@ -66,7 +60,7 @@ def _parameters():
 def _description():
     media_type = choose(DESCRIPTION_TYPES, request.args.get("format"))
     graph = service_description(request.base_url, runtime().counts, runtime().settings)
-    return respond(graph.serialize(format=MEDIA_TYPES[media_type], encoding="utf-8"), media_type)
+    return respond(graph.serialize(format=formats.BY_MEDIA_TYPE[media_type].rdflib, encoding="utf-8"), media_type)
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
@@ -120,7 +114,7 @@ def _etag(text: str, *request_parts) -> str | None:
     calling SERVICE depends on another endpoint and gets no tag, and so does every answer from a remote
     store, which has no version.
     """
-    if not runtime().version or SERVICE_WORD.search(text):
+    if not runtime().version or SERVICE.search(text):
         return None
     digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
     return f"{runtime().version}-{digest}"
