@@ -13,13 +13,31 @@ from shiquan.errors import BadInput
 from shiquan.graph.shacl.compat import _RDFLIB_FUNCTIONS, _memoised
 from shiquan.graph.shacl.components import Focus, _Raw, _Shape
 from shiquan.graph.shacl.store import Row, Term, _data_namespaces, _rdflib
-from shiquan.graph.shacl.tokens import _Frame, _Token, _tokens
+from shiquan.sparql.text import Token as _Token
+from shiquan.sparql.text import tokens as _tokens
 from shiquan.terms import to_rdflib
 
 _AGGREGATES = {"COUNT", "SUM", "MIN", "MAX", "AVG", "SAMPLE", "GROUP_CONCAT"}
 _THIS_BOUND = re.compile(r"([\s{}()])[$?]this")  # pySHACL pre-binds $this when this matches
 # Words that keep a NOT EXISTS block from being rewritten into OPTIONAL (see _SparqlConstraint.query).
 _NOT_PLAIN = {"OPTIONAL", "MINUS", "BIND", "VALUES", "GRAPH", "SERVICE", "SELECT", "UNION", "EXISTS"}
+
+
+@dataclass
+class _Frame:
+    """A ``{ … }`` group met while reading a query: what kind it is and what was seen in it."""
+
+    kind: str  # "where" (the query's own), "exists", "select" (a sub-select) or "group"
+    parens: int = 0
+    projecting: bool = False  # a sub-select before its WHERE group
+    mentions_this: bool = False
+    selects_this: bool = False
+    limited: bool = False
+
+
+def _is_this(token: _Token) -> bool:
+    """Whether ``token`` is the variable $this (or ?this), which SHACL-SPARQL pre-binds to the focus node."""
+    return token.kind == "variable" and token.text[1:] == "this"
 
 
 def _plain_not_exists(tokens: list[_Token], where: int, close: int) -> list[tuple[int, int, int]]:
@@ -158,7 +176,7 @@ class _SparqlConstraint:
         if "GROUP" in words_after:
             keys = modifiers[words_after.index("GROUP"):]
             keys = keys[: next((k for k, t in enumerate(keys) if t.word in ("HAVING", "ORDER")), len(keys))]
-            if not any(t.is_this for t in keys):
+            if not any(_is_this(t) for t in keys):
                 raise self._bad("an aggregating query must GROUP BY $this to be compiled")
         elif aggregates or "HAVING" in words_after:
             raise self._bad("an aggregating query must GROUP BY $this to be compiled")
@@ -195,7 +213,7 @@ class _SparqlConstraint:
                 frames[-1].limited = True
             elif t.text == "*" and frames[-1].kind == "select" and frames[-1].projecting and frames[-1].parens == 0:
                 frames[-1].selects_this = True
-            elif t.is_this:
+            elif _is_this(t):
                 kinds = [f.kind for f in frames]
                 in_exists = "exists" in kinds and "select" not in kinds[kinds.index("exists"):]
                 for frame in frames:
@@ -270,9 +288,9 @@ class _Projection:
             depth += (t.text == "(") - (t.text == ")")
             star |= t.text == "*" and depth == 0
             aggregates |= t.word in _AGGREGATES
-            if t.kind == "var" and depth == 0:
+            if t.kind == "variable" and depth == 0:
                 selected.add(t.text[1:])
-            if t.word == "AS" and i + 1 < len(tokens) and tokens[i + 1].is_this:
+            if t.word == "AS" and i + 1 < len(tokens) and _is_this(tokens[i + 1]):
                 raise bad("$this cannot be bound with AS")
             i += 1
         while i < len(tokens) and tokens[i].text != "{":
