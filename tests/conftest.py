@@ -56,6 +56,31 @@ def kg(settings):
 
 
 @contextlib.contextmanager
+def app_with(**overrides):
+    """A fresh app over the project's data, queries run in the request thread (WORKERS = 0) unless ``overrides``
+    say otherwise; its runtime is closed on the way out."""
+    from shiquan import create_app
+
+    app = create_app({"WORKERS": 0, "TESTING": True, **overrides})
+    try:
+        yield app
+    finally:
+        app.extensions["shiquan"].close()
+
+
+@pytest.fixture(scope="module")
+def app(request):
+    """The app for a test module, with the module's ``APP_SETTINGS`` (a dict of overrides) when it has one."""
+    with app_with(**getattr(request.module, "APP_SETTINGS", {})) as app:
+        yield app
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@contextlib.contextmanager
 def serving(app, threads: int = 8):
     """Serve ``app`` with waitress (as `shiquan serve` does) on a free loopback port; yields the base URL.
 

@@ -1,4 +1,4 @@
-"""Dumps of the whole dataset and its VoID description: server/export.py, and /download, /.well-known/void over HTTP.
+"""Dumps of the whole dataset and its VoID description: shiquan.publish.export, and /download, /.well-known/void over HTTP.
 
 Expected counts come from parsing ontology/ and data/ here with rdflib, file by file; the
 expected formats, URLs and vocabularies are written out by hand.
@@ -241,16 +241,6 @@ def test_void_gives_the_data_version_and_the_ontology_version(settings, void):
 # ------------------------------------------------------------------ HTTP
 
 
-@pytest.fixture(scope="module")
-def app():
-    app = create_app({"WORKERS": 0, "TESTING": True})
-    yield app
-    app.extensions["shiquan"].close()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 def test_download_index_as_json_lists_the_four_dumps_with_size_and_checksum(client):

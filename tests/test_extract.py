@@ -1,4 +1,4 @@
-"""The extractor (server/extract.py): on the Haidong source against the curated data, and on plan texts
+"""The extractor (shiquan.extract): on the Haidong source against the curated data, and on plan texts
 written for these tests (tests/fixtures/plans/), one group of the genre's variants each.
 
 Every expected assignment below is written out by hand from the fixture's text, never computed by the

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shiquan import create_app
 
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 CONTENT_TYPES = [
@@ -23,11 +22,7 @@ PIECES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def client():
-    app = create_app({"WORKERS": 0, "TESTING": True, "MAX_RESULT_ROWS": 500, "QUERY_TIMEOUT_S": 2, "MAX_BODY_BYTES": 256 * 1024})
-    yield app.test_client()
-    app.extensions["shiquan"].close()
+APP_SETTINGS = {"MAX_RESULT_ROWS": 500, "QUERY_TIMEOUT_S": 2, "MAX_BODY_BYTES": 256 * 1024}
 
 
 def assert_handled(response) -> None:

@@ -5,6 +5,7 @@ from rdflib import URIRef
 
 from shiquan.graph import loading
 from shiquan.errors import BadInput
+from shiquan import vocab
 from shiquan.vocab import GRAPH
 
 TRIPLE_TTL = '@prefix sq: <https://w3id.org/shiquan/ontology#> .\n<https://w3id.org/shiquan/id/matter/a> a sq:Matter .\n'
@@ -171,7 +172,7 @@ def test_sources_name_the_files_of_each_graph(settings, tmp_path):
     assert kg.sources[str(GRAPH["a"])] == (str(tmp_path / "a.ttl"),)
     assert kg.sources["https://example.org/g"] == (str(tmp_path / "b.nq"),)
     assert kg.sources[str(GRAPH["b"])] == (str(tmp_path / "b.nq"),)
-    assert str(loading.ONTOLOGY_GRAPH) in kg.sources and str(loading.INFERENCES_GRAPH) not in kg.sources
+    assert str(vocab.ONTOLOGY_GRAPH) in kg.sources and str(vocab.INFERENCES_GRAPH) not in kg.sources
     assert kg.triples_per_graph["https://example.org/g"] == 1
 
 

@@ -17,12 +17,11 @@ import pytest
 from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 
 from shiquan.web import assets
-from shiquan import create_app
 from shiquan.publish import docs
 from shiquan.graph import loading
 from shiquan.vocab import ID, ONTOLOGY_IRI, SQ
 
-from .conftest import HAIDONG_PLAN, QUERIES, SOURCE, normalised
+from .conftest import HAIDONG_PLAN, QUERIES, SOURCE, app_with, normalised
 from .test_data import EXPECTED
 
 PLAN_SLUG = "haidong-dongzhengban-2024-96"
@@ -145,9 +144,8 @@ def _stand_in_assets(folder) -> None:
 def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("assets")
     _stand_in_assets(folder)
-    app = create_app({"WORKERS": 0, "TESTING": True, "ASSETS_DIR": str(folder)})
-    yield app
-    app.extensions["shiquan"].close()
+    with app_with(ASSETS_DIR=str(folder)) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
@@ -158,9 +156,8 @@ def client(app):
 @pytest.fixture(scope="module")
 def plain_client(tmp_path_factory):
     """A server whose YASGUI files are not installed (its assets folder is empty)."""
-    app = create_app({"WORKERS": 0, "TESTING": True, "ASSETS_DIR": str(tmp_path_factory.mktemp("no-assets"))})
-    yield app.test_client()
-    app.extensions["shiquan"].close()
+    with app_with(ASSETS_DIR=str(tmp_path_factory.mktemp("no-assets"))) as app:
+        yield app.test_client()
 
 
 # ------------------------------------------------------------------ the query page
@@ -570,9 +567,8 @@ def joint_client(tmp_path_factory):
     """A server over one hand-written plan: a joint payer with shares, and a level group (sq:LocalLevels)."""
     data = tmp_path_factory.mktemp("joint") / "ceshi-ceshifa-2099-1.ttl"
     data.write_text(JOINT_PLAN, encoding="utf-8")
-    app = create_app({"WORKERS": 0, "TESTING": True, "DATA_PATHS": [str(data)], "VALIDATE_ON_LOAD": False})
-    yield app.test_client()
-    app.extensions["shiquan"].close()
+    with app_with(DATA_PATHS=[str(data)], VALIDATE_ON_LOAD=False) as app:
+        yield app.test_client()
 
 
 def test_matrix_puts_level_groups_after_ranked_levels(joint_client):

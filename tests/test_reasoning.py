@@ -9,6 +9,7 @@ from rdflib import RDF, Graph, URIRef
 
 from shiquan.graph import loading
 from shiquan.graph import reasoning
+from shiquan.terms import to_rdflib
 from shiquan.errors import BadInput, InconsistentGraph
 from shiquan.vocab import ELI, SQ
 
@@ -31,7 +32,7 @@ def targeted(ontology: Graph, graph: Graph) -> Graph:
     reasoning.materialise(store, reasoning.rules(ontology), INFERRED)
     inferred = Graph()
     for quad in store.quads_for_pattern(None, None, None, INFERRED):
-        inferred.add(tuple(loading.to_rdflib(term) for term in (quad.subject, quad.predicate, quad.object)))
+        inferred.add(tuple(to_rdflib(term) for term in (quad.subject, quad.predicate, quad.object)))
     return inferred
 
 

@@ -18,16 +18,7 @@ DESCRIBE = "DESCRIBE <https://w3id.org/shiquan/id/division/haidong>"
 SD = "http://www.w3.org/ns/sparql-service-description#"
 
 
-@pytest.fixture(scope="module")
-def app():
-    app = create_app({"WORKERS": 0, "TESTING": True, "MAX_BODY_BYTES": 64 * 1024, "MAX_RESULT_ROWS": 1000})
-    yield app
-    app.extensions["shiquan"].close()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
+APP_SETTINGS = {"MAX_BODY_BYTES": 64 * 1024, "MAX_RESULT_ROWS": 1000}
 
 
 def codes(response) -> list[str]:

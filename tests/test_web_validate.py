@@ -7,7 +7,6 @@ import json
 import pytest
 from rdflib import Graph, URIRef
 
-from shiquan import create_app
 
 from .conftest import DATA, FIXTURES
 
@@ -15,16 +14,7 @@ SHAPES = FIXTURES / "shapes"
 SH = "http://www.w3.org/ns/shacl#"
 
 
-@pytest.fixture(scope="module")
-def app():
-    app = create_app({"WORKERS": 0, "TESTING": True, "MAX_BODY_BYTES": 256 * 1024})
-    yield app
-    app.extensions["shiquan"].close()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
+APP_SETTINGS = {"MAX_BODY_BYTES": 256 * 1024}
 
 
 def fixture_bytes(name: str) -> bytes:

@@ -50,7 +50,7 @@ PROGRESS = click.option("--progress/--no-progress", default=None, help="Show pro
 def validate(files: tuple[Path, ...], fmt: str | None, output: str, lang: str, engine: str, progress: bool | None) -> None:
     """Validate FILES (default: the project's data) against the SHACL shapes, after OWL RL inference.
 
-    Both engines give the same results (tests/test_shacl_engine.py checks it).
+    Both engines give the same results (tests/test_shacl.py checks it).
     Exit 0 when the data conforms (warnings allowed), 1 on violations, 2 on unusable input.
     """
     bar = _bar(progress)

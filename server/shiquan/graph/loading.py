@@ -27,7 +27,7 @@ from rdflib import Graph, URIRef
 from shiquan import formats
 from shiquan.graph import reasoning
 from shiquan.errors import BadInput, ShiquanError
-from shiquan.terms import to_rdflib  # noqa: F401  (loading.to_rdflib is used across the project)
+from shiquan.terms import to_rdflib
 from shiquan.vocab import INFERENCES_GRAPH, ONTOLOGY_GRAPH, PREFIXES, graph_name
 
 log = logging.getLogger(__name__)

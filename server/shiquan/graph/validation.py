@@ -21,7 +21,7 @@ import pyoxigraph as ox
 import pyshacl
 from rdflib import SH, Graph
 
-from shiquan import labels
+from shiquan import labels, vocab
 from shiquan.errors import BadInput
 from shiquan.graph import loading, reasoning, shacl
 from shiquan.graph.report import Report, Result, short, with_languages
@@ -129,7 +129,7 @@ def validate_upload(data: bytes, fmt: str, source: str, config: Mapping[str, Any
     """
     store = ox.Store()
     for path in loading.rdf_files([config["ONTOLOGY_DIR"]]):
-        loading.load_bytes(store, path.read_bytes(), loading.format_for(path), str(path), loading.ONTOLOGY_GRAPH)
+        loading.load_bytes(store, path.read_bytes(), loading.format_for(path), str(path), vocab.ONTOLOGY_GRAPH)
     loading.load_bytes(store, data, fmt, source, loading.graph_name("upload"))
     loading.infer_in(store, config)
     return shacl.validate_store(store, schema(config)[0])

@@ -9,7 +9,7 @@ from rdflib import RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS
 
 from shiquan import formats
-from shiquan.graph.loading import INFERENCES_GRAPH
+from shiquan.vocab import INFERENCES_GRAPH
 from shiquan.vocab import PREFIXES, SQ
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")

@@ -29,8 +29,9 @@ from shiquan.labels import LABEL_PROPERTIES, LANGS, compact, iri_ref, lang_order
 from shiquan.web import assets
 from shiquan.publish import docs
 from shiquan.publish import matrix as matrices
-from shiquan.graph import loading
 from shiquan.sparql import results as query
+from shiquan import formats, vocab
+from shiquan.terms import to_rdflib
 from shiquan.errors import BadRequest, NotFound
 from shiquan.vocab import ID, ONTOLOGY_IRI, PREFIXES, SQ, mint
 from shiquan.web import choose
@@ -40,16 +41,16 @@ from shiquan.web import runtime
 bp = Blueprint("pages", __name__)
 
 HTML = "text/html"
-RDF_TYPES = ["text/turtle", "application/ld+json", "application/n-triples", "application/rdf+xml"]
-# Media type → (name shown, value of the format parameter).
+# The RDF formats a resource page links to, in the order shown: media type → (name shown, format parameter).
 RDF_FORMATS = {
-    "text/turtle": ("Turtle", "turtle"),
-    "application/ld+json": ("JSON-LD", "jsonld"),
-    "application/n-triples": ("N-Triples", "nt"),
-    "application/rdf+xml": ("RDF/XML", "rdfxml"),
+    formats.TURTLE.media_type: ("Turtle", "turtle"),
+    formats.JSON_LD.media_type: ("JSON-LD", "jsonld"),
+    formats.N_TRIPLES.media_type: ("N-Triples", "nt"),
+    formats.RDF_XML.media_type: ("RDF/XML", "rdfxml"),
 }
-INFERENCES_GRAPH = str(loading.INFERENCES_GRAPH)
-ONTOLOGY_GRAPH = str(loading.ONTOLOGY_GRAPH)
+RDF_TYPES = list(RDF_FORMATS)
+INFERENCES_GRAPH = str(vocab.INFERENCES_GRAPH)
+ONTOLOGY_GRAPH = str(vocab.ONTOLOGY_GRAPH)
 YASGUI_FILES = {Path(name).name for name in assets.YASGUI["files"]}
 _LONG_LITERAL = 400
 
@@ -69,7 +70,7 @@ def select(text: str) -> list[dict]:
 def _graph(answer: query.Answer) -> Graph:
     graph = Graph()
     for t in answer.triples:
-        graph.add((loading.to_rdflib(t.subject), loading.to_rdflib(t.predicate), loading.to_rdflib(t.object)))
+        graph.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
     return graph
 
 

@@ -24,11 +24,10 @@ import pytest
 import waitress
 from click.testing import CliRunner
 
-from shiquan import create_app
 from shiquan.publish import export
 from shiquan.cli import main
 
-from .conftest import QUERIES
+from .conftest import QUERIES, app_with
 
 TIMEOUT_S = 2.0
 MAX_ROWS = 1000
@@ -116,17 +115,8 @@ def loaded(virtuoso, settings):
 
 @pytest.fixture(scope="module")
 def app(loaded):
-    app = create_app({
-        "TESTING": True, "WORKERS": 0, "STORE_URL": f"{loaded}/sparql",
-        "QUERY_TIMEOUT_S": TIMEOUT_S, "MAX_RESULT_ROWS": MAX_ROWS,
-    })
-    yield app
-    app.extensions["shiquan"].close()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
+    with app_with(STORE_URL=f"{loaded}/sparql", QUERY_TIMEOUT_S=TIMEOUT_S, MAX_RESULT_ROWS=MAX_ROWS) as app:
+        yield app
 
 
 def ask(client, text: str, accept: str = "application/sparql-results+json"):
@@ -175,11 +165,12 @@ def test_describe_gives_turtle_about_the_plan(client):
 
 def test_update_is_refused_before_it_reaches_the_store(loaded):
     # Served over dba's endpoint, which would accept it: nothing may be sent.
-    app = create_app({"TESTING": True, "WORKERS": 0, "STORE_URL": loaded.replace("://", "://dba:dba@") + "/sparql-auth"})
     graph = "https://w3id.org/shiquan/graph/intruder"
-    response = ask(app.test_client(), f"INSERT DATA {{ GRAPH <{graph}> {{ <{HAIDONG}> a <urn:x> }} }}")
+    with app_with(STORE_URL=loaded.replace("://", "://dba:dba@") + "/sparql-auth") as app:
+        response = ask(app.test_client(), f"INSERT DATA {{ GRAPH <{graph}> {{ <{HAIDONG}> a <urn:x> }} }}")
     assert response.status_code == 403 and "read-only" in response.get_json()["message"]
-    assert graph not in create_app({"TESTING": True, "WORKERS": 0, "STORE_URL": f"{loaded}/sparql"}).extensions["shiquan"].counts
+    with app_with(STORE_URL=f"{loaded}/sparql") as app:
+        assert graph not in app.extensions["shiquan"].counts
 
 
 def test_syntax_error_is_400_with_position(client):
