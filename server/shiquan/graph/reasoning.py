@@ -205,46 +205,70 @@ def materialise(store: ox.Store, rules: Rules, into: ox.NamedNode, progress: Cal
 
     before = len(store)
     target = f"<{into.value}>"
-    # 1. Transitive properties, and the properties that entail one, closed in Python (few statements).
+    # Transitive properties, and the properties that entail one, are closed in Python (few statements).
     chained = {p for p, steps in rules.implies.items() if any(q in rules.transitive for q, _inv in steps)}
     say("transitive properties")
+    store.extend(_closed_transitive(store, rules, chained, into))
+    # Typing reads only stated statements, so sub-properties, inverses, domains and ranges run as one batch.
+    say("super-properties, inverses, domains and ranges")
+    _run(store, _property_updates(rules, chained, target) + _typing_updates(rules, target))
+    say("superclasses")
+    _run(store, _superclass_updates(rules, target))
+    say("disjoint classes")
+    _check_disjoint(store, rules)
+    added = len(store) - before
+    say("done")
+    return added
+
+
+def _closed_transitive(store: ox.Store, rules: Rules, chained: set[str], into: ox.NamedNode) -> list[ox.Quad]:
+    """Step 1: the statements of the transitive properties and those entailing one (``chained``), closed under
+    the implications and transitivity until nothing changes, less what is stated; and the ontology's own
+    inferences (``rules.schema``) unless the store states them."""
     edges: dict[str, set[tuple]] = {}
     for prop in rules.transitive | chained:
         found = {(q.subject, q.object) for q in store.quads_for_pattern(None, ox.NamedNode(prop), None)}
         if found:
             edges[prop] = found
     asserted = {prop: set(pairs) for prop, pairs in edges.items()}
-    changed = True
-    while changed:
-        changed = False
-        for prop, pairs in list(edges.items()):
-            for implied, inverted in rules.implies.get(prop, ()):
-                wanted = {(o, s) for s, o in pairs if not isinstance(o, ox.Literal)} if inverted else pairs
-                have = edges.setdefault(implied, set())
-                if not wanted <= have:
-                    have |= wanted
-                    changed = True
-        for prop in rules.transitive:
-            pairs = edges.get(prop)
-            if pairs:
-                closed = _transitive_closure(pairs)
-                if not closed <= pairs:
-                    pairs |= closed
-                    changed = True
+    while _close_once(edges, rules):
+        pass
     new = []
     for prop, pairs in edges.items():
         node = ox.NamedNode(prop)
         for s, o in pairs - asserted.get(prop, set()):
             if isinstance(s, ox.NamedNode) and not isinstance(o, ox.BlankNode) and not _stated(store, s, node, o):
                 new.append(ox.Quad(s, node, o, into))
-    for triple in rules.schema:  # the ontology's own inferences, unless the store states them
+    for triple in rules.schema:
         s, p, o = (to_oxigraph(term) for term in triple)
         if not _stated(store, s, p, o):
             new.append(ox.Quad(s, p, o, into))
-    store.extend(new)
-    # 2. Sub-properties and inverses of the other properties (prp-spo1, prp-inv1, prp-inv2), and at the same time
-    #    (typing reads only stated statements) 3. types from domains and ranges (prp-dom, prp-rng).
-    say("super-properties, inverses, domains and ranges")
+    return new
+
+
+def _close_once(edges: dict[str, set[tuple]], rules: Rules) -> bool:
+    """One round of implications (with inverses) and transitive closure over ``edges``; whether it added any."""
+    changed = False
+    for prop, pairs in list(edges.items()):
+        for implied, inverted in rules.implies.get(prop, ()):
+            wanted = {(o, s) for s, o in pairs if not isinstance(o, ox.Literal)} if inverted else pairs
+            have = edges.setdefault(implied, set())
+            if not wanted <= have:
+                have |= wanted
+                changed = True
+    for prop in rules.transitive:
+        pairs = edges.get(prop)
+        if pairs:
+            closed = _transitive_closure(pairs)
+            if not closed <= pairs:
+                pairs |= closed
+                changed = True
+    return changed
+
+
+def _property_updates(rules: Rules, chained: set[str], target: str) -> list[str]:
+    """Step 2: sub-properties and inverses of the properties not closed in step 1 (prp-spo1, prp-inv1, prp-inv2),
+    one update per entailed property."""
     updates = []
     sources: dict[str, tuple[set[str], set[str]]] = {}  # entailed property → (stated ones, their inverses)
     for prop, steps in rules.implies.items():
@@ -257,6 +281,13 @@ def materialise(store: ox.Store, rules: Rules, into: ox.NamedNode, progress: Cal
             f"INSERT {{ GRAPH {target} {{ ?s <{implied}> ?o }} }} WHERE {{ {found} "
             f"MINUS {{ GRAPH ?h {{ ?s <{implied}> ?o }} }} }}"
         )
+    return updates
+
+
+def _typing_updates(rules: Rules, target: str) -> list[str]:
+    """Step 3: types from domains and ranges (prp-dom, prp-rng), one update per class, reading stated
+    statements only (see _typing)."""
+    updates = []
     by_class: dict[str, tuple[set[str], set[str]]] = {}
     for prop in rules.properties:
         subject_classes, object_classes = _typing(prop, rules)
@@ -265,32 +296,33 @@ def materialise(store: ox.Store, rules: Rules, into: ox.NamedNode, progress: Cal
         for cls in object_classes:
             by_class.setdefault(cls, (set(), set()))[1].add(f"<{prop}>")
     for cls, (subject_of, object_of) in sorted(by_class.items()):
-        stated = f"isIRI(?x) && ?g != {target}"  # typing reads stated statements only (see _typing)
+        stated = f"isIRI(?x) && ?g != {target}"
         found = _union((subject_of, "?x ?p ?o", stated), (object_of, "?s ?p ?x", stated))
         updates.append(
             f"INSERT {{ GRAPH {target} {{ ?x a <{cls}> }} }} WHERE {{ {found} MINUS {{ GRAPH ?h {{ ?x a <{cls}> }} }} }}"
         )
-    _run(store, updates)
-    # 4. Superclasses (cax-sco) of stated and inferred types; each class's list of subclasses is closed, so the
-    #    updates do not depend on each other.
-    say("superclasses")
+    return updates
+
+
+def _superclass_updates(rules: Rules, target: str) -> list[str]:
+    """Step 4: superclasses (cax-sco) of stated and inferred types; each class's list of subclasses is closed, so
+    the updates do not depend on each other."""
     subclasses: dict[str, set[str]] = {}
     for cls, classes in rules.supers.items():
         for sup in classes:
             subclasses.setdefault(sup, set()).add(f"<{cls}>")
-    _run(store, [
+    return [
         f"INSERT {{ GRAPH {target} {{ ?s a <{sup}> }} }} WHERE {{ VALUES ?c {{ {' '.join(sorted(classes))} }} "
         f"GRAPH ?g {{ ?s a ?c }} FILTER(isIRI(?s)) MINUS {{ GRAPH ?h {{ ?s a <{sup}> }} }} }}"
         for sup, classes in sorted(subclasses.items())
-    ])
-    # 5. Disjoint classes (cax-dw).
-    say("disjoint classes")
+    ]
+
+
+def _check_disjoint(store: ox.Store, rules: Rules) -> None:
+    """Step 5: disjoint classes (cax-dw). Raises InconsistentGraph for a resource in two disjoint classes."""
     for a, b in sorted(rules.disjoint):
         for row in store.query(f"SELECT ?x WHERE {{ GRAPH ?g {{ ?x a <{a}> }} GRAPH ?h {{ ?x a <{b}> }} }} LIMIT 1"):
             raise InconsistentGraph(f"OWL RL found the graph inconsistent: {row[0]} is both a {a} and a {b}, declared disjoint")
-    added = len(store) - before
-    say("done")
-    return added
 
 
 def _union(*parts: tuple[set[str], str, str]) -> str:
