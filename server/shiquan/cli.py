@@ -255,7 +255,7 @@ def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: b
             try:
                 raw = plan_text.read_bytes()
             except OSError as exc:
-                raise BadInput(f"cannot read: {exc.strerror}", str(plan_text)) from exc
+                raise loading.unreadable(plan_text, exc) from exc
             result = extract.extract(extract.read_text(raw), known=known, overrides=given)
         except ShiquanError as exc:
             named = str(exc) if str(plan_text) in str(exc) else f"{plan_text}: {exc}"

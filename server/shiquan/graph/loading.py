@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,7 +167,7 @@ def read_file(path: Path, fmt: str | None = None, graph: URIRef | None = None) -
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise BadInput(f"cannot read: {exc.strerror}", str(path)) from exc
+        raise unreadable(path, exc) from exc
     return parse_bytes(data, fmt, str(path), graph)
 
 
@@ -280,9 +280,38 @@ def version_of(files: list[Path]) -> str:
                 while chunk := stream.read(1 << 24):
                     digest.update(chunk)
         except OSError as exc:
-            raise BadInput(f"cannot read: {exc.strerror}", str(path)) from exc
+            raise unreadable(path, exc) from exc
         digest.update(b"\0")
     return digest.hexdigest()[:16]
+
+
+def unreadable(path: Path, exc: OSError) -> BadInput:
+    """The error for a file that cannot be read."""
+    return BadInput(f"cannot read: {exc.strerror}", str(path))
+
+
+def read_quads(path: Path, graph: str, fmt: str | None = None) -> Iterator[tuple[str, ox.Triple]]:
+    """The triples of ``path`` (in ``fmt``, else by extension), parsed strictly, each with the graph it goes to
+    (``graph`` unless the file names one). Raises BadInput naming the file and line of the first error."""
+    fmt = format_for(path, fmt)
+    try:
+        for quad in ox.parse(path=str(path), format=PARSERS[fmt], base_iri=graph):
+            yield (quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else graph), quad.triple
+    except (SyntaxError, ValueError) as exc:
+        raise bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
+
+
+def plan(config: Mapping[str, Any], fmt: str | None = None) -> list[tuple[Path, str, str | None]]:
+    """Each ontology and data file of ``config`` with the graph it fills and its format (``fmt`` for data files
+    when given, else by extension). Raises BadInput for an unknown format."""
+    ontology_files = rdf_files([config["ONTOLOGY_DIR"]])
+    planned = [(path, str(ONTOLOGY_GRAPH), None) for path in ontology_files]
+    planned += [(path, str(default_graph(path)), fmt) for path in rdf_files(config["DATA_PATHS"])]
+    for path, _graph, given in planned:
+        format_for(path, given)
+    return planned
 
 
 def check_file(path: Path, graph: str, fmt: str | None = None) -> list[str]:
@@ -291,18 +320,9 @@ def check_file(path: Path, graph: str, fmt: str | None = None) -> list[str]:
 
     Raises BadInput naming the file and line of the first error.
     """
-    fmt = format_for(path, fmt)
-    if fmt == "json-ld":
-        parse_bytes(path.read_bytes(), fmt, str(path), URIRef(graph))  # refuses remote contexts, names JSON errors
-    graphs: set[str] = set()
-    try:
-        for quad in ox.parse(path=str(path), format=PARSERS[fmt], base_iri=graph):
-            graphs.add(quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else graph)
-    except (SyntaxError, ValueError) as exc:
-        raise bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
-    except OSError as exc:
-        raise BadInput(f"cannot read: {exc.strerror}", str(path)) from exc
-    return sorted(graphs)
+    if format_for(path, fmt) == "json-ld":  # refuses remote contexts, names JSON errors
+        parse_bytes(path.read_bytes(), "json-ld", str(path), URIRef(graph))
+    return sorted({name for name, _triple in read_quads(path, graph, fmt)})
 
 
 def check_files(plan: list[tuple[Path, str, str | None]]) -> dict[str, list[str]]:
@@ -359,27 +379,21 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
     """
     started = time.perf_counter()
     tell = progress or (lambda stage, done, total: None)
-    ontology_files = rdf_files([config["ONTOLOGY_DIR"]])
-    files = ontology_files + rdf_files(config["DATA_PATHS"])
-    plan = [
-        (path, str(ONTOLOGY_GRAPH), None) if path in ontology_files else (path, str(default_graph(path)), fmt)
-        for path in files
-    ]
-    for path, _graph, given in plan:
-        format_for(path, given)
+    planned = plan(config, fmt)
+    files = [path for path, _graph, _fmt in planned]
     size = sum(path.stat().st_size for path in files)
-    checking = _check_elsewhere(plan) if size >= PARALLEL_CHECK_BYTES else None
+    checking = _check_elsewhere(planned) if size >= PARALLEL_CHECK_BYTES else None
     try:
         if checking is None:
-            graphs_of, version = check_files(plan), version_of(files)
-        for done, (path, graph, given) in enumerate(plan, 1):
-            tell("loading files", done - 1, len(plan))
+            graphs_of, version = check_files(planned), version_of(files)
+        for done, (path, graph, given) in enumerate(planned, 1):
+            tell("loading files", done - 1, len(planned))
             name = format_for(path, given)
             try:
                 store.load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph), lenient=True)
             except (SyntaxError, ValueError) as exc:
                 raise bad_rdf(exc, name, str(path), path.read_bytes) from exc
-        tell("loading files", len(plan), len(plan))
+        tell("loading files", len(planned), len(planned))
         if checking is not None:
             graphs_of, version = _checked(checking)
     finally:

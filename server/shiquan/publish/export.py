@@ -224,8 +224,7 @@ class Assembled:
 
 
 def _inputs(config: Mapping[str, Any]) -> list[Path]:
-    return loading.rdf_files([config["ONTOLOGY_DIR"]]) + loading.rdf_files(config["DATA_PATHS"])
-
+    return [path for path, _graph, _fmt in loading.plan(config)]
 
 
 def as_stated(kg: loading.KnowledgeGraph, config: Mapping[str, Any]) -> dict[str, bytes]:
@@ -237,16 +236,9 @@ def as_stated(kg: loading.KnowledgeGraph, config: Mapping[str, Any]) -> dict[str
     the store. Raises BadInput for a file that changed since.
     """
     quads: dict[str, list[ox.Triple]] = {}
-    ontology = set(loading.rdf_files([config["ONTOLOGY_DIR"]]))
-    for path in _inputs(config):
-        graph = str(ONTOLOGY_GRAPH) if path in ontology else str(loading.default_graph(path))
-        fmt = loading.format_for(path)
-        try:
-            for quad in ox.parse(path=str(path), format=loading.PARSERS[fmt], base_iri=graph):
-                name = quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else graph
-                quads.setdefault(name, []).append(quad.triple)
-        except (SyntaxError, ValueError) as exc:
-            raise loading.bad_rdf(exc, fmt, str(path), path.read_bytes) from exc
+    for path, graph, fmt in loading.plan(config):
+        for name, triple in loading.read_quads(path, graph, fmt):
+            quads.setdefault(name, []).append(triple)
     graphs = {name: ox.serialize(list(dict.fromkeys(triples)), format=ox.RdfFormat.N_TRIPLES) for name, triples in quads.items()}
     inferred = str(INFERENCES_GRAPH)
     graphs[inferred] = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(inferred))
