@@ -59,11 +59,11 @@ def run(
     QueryTimeout (over ``timeout_s`` while the answer is read) and
     RemoteServiceFailed (a SERVICE call failed).
     """
-    inspect(text, service_allowlist)
+    seen = inspect(text, service_allowlist)
     return _execute(
         store, text, default_graph_uris=default_graph_uris, named_graph_uris=named_graph_uris,
         service_allowlist=service_allowlist, service_relay=service_relay, timeout_s=timeout_s, max_rows=max_rows,
-        base_iri=base_iri,
+        base_iri=base_iri, own_dataset=seen.names_dataset,
     )
 
 
@@ -78,7 +78,7 @@ def respond(
     """
     seen: Inspection = inspect(text, options.get("service_allowlist", ()))
     media_type = negotiate(seen.kind, accept, fmt) if seen.kind else None
-    answer = _execute(store, text, **options)
+    answer = _execute(store, text, own_dataset=seen.names_dataset, **options)
     if answer.kind != seen.kind:  # not a form we read (the engine parsed what we could not): negotiate now
         media_type = negotiate(answer.kind, accept, fmt)
     return media_type, serialize(answer, media_type)
@@ -86,9 +86,13 @@ def respond(
 
 def _execute(
     store: ox.Store, text: str, *, default_graph_uris=None, named_graph_uris=None, service_allowlist=(),
-    service_relay=None, timeout_s=None, max_rows=None, base_iri=BASE_IRI,
+    service_relay=None, timeout_s=None, max_rows=None, base_iri=BASE_IRI, own_dataset=False,
 ) -> Answer:
-    """Run ``text``, already inspected, and read its answer. Raises as :func:`run`."""
+    """Run ``text``, already inspected, and read its answer. Raises as :func:`run`.
+
+    The default graph is the union of the named graphs only when neither the request (``default_graph_uris``) nor
+    the query (FROM, FROM NAMED: ``own_dataset``) says what it is.
+    """
     if service_relay and SERVICE.search(text):
         text = relay_services(text, service_allowlist, service_relay)
     kwargs: dict = {"prefixes": None, "base_iri": base_iri}
@@ -96,7 +100,7 @@ def _execute(
     named = _graphs(named_graph_uris)
     if default:
         kwargs["default_graph"] = default
-    else:
+    elif not own_dataset:
         kwargs["use_default_graph_as_union"] = True
     if named:
         kwargs["named_graphs"] = named
