@@ -117,13 +117,11 @@ def _parsed_back(answer: results.Answer, media_type: str, body: bytes) -> w3c.Ex
     return w3c.from_results(ox.parse_query_results(body, format=ox.QueryResultsFormat.from_media_type(media_type)))
 
 
-EVALUATION_IDS = _ids(EVALUATION)
+QUERY_CASES = [case for case in EVALUATION if not case.csv]
 
 
-@pytest.mark.parametrize("case", EVALUATION, ids=EVALUATION_IDS)
+@pytest.mark.parametrize("case", QUERY_CASES, ids=_ids(QUERY_CASES))
 def test_evaluation_through_shiquan(case):
-    if case.csv:
-        pytest.skip("a CSV result format test: test_csv_result_format")
     try:
         wanted = w3c.expected(case)
     except (SyntaxError, ValueError) as exc:
@@ -152,7 +150,8 @@ def test_csv_result_format(case):
     written = results.write_csv(answer).decode("utf-8")
     expected = w3c.path_of(case.result).read_text(encoding="utf-8")
     alone = store.query(case.text, base_iri=case.query, default_graph=[ox.NamedNode(g) for g in case.data])
-    if w3c.csv_rows(alone.serialize(format=ox.QueryResultsFormat.CSV).decode("utf-8")) != w3c.csv_rows(expected):
+    # pyoxigraph alone lists SELECT * as o, p, s: its rows are compared whatever the order of their columns
+    if w3c.csv_lexical(alone.serialize(format=ox.QueryResultsFormat.CSV).decode("utf-8")) != w3c.csv_lexical(expected):
         pytest.skip("pyoxigraph alone gives another answer (it stores 1.0E6 as the double 1000000)")
     assert w3c.csv_rows(written) == w3c.csv_rows(expected)
     assert written.endswith("\r\n")  # CRLF line ends, as RFC 4180 says (the suite's files end lines with LF)
