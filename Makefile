@@ -26,7 +26,8 @@ deps: debian-packages python-packages assets
 
 # What the tests need from Debian, each checked the way the tests look for it: Chromium at /usr/bin/chromium for the
 # browser test, with a CJK font so its pages render Chinese; virtuoso-t for the external-store test; the venv module
-# (ensurepip) for the wheel test. apt-get runs as root, through sudo when there is one, else the command stops and
+# (ensurepip) for the wheel test; Apache Jena (libapache-jena-java, the reference SHACL engine) and Debian's Java with
+# its compiler (default-jdk-headless: the Jena test runs a small program from its source). apt-get runs as root, through sudo when there is one, else the command stops and
 # names the packages.
 debian-packages:
 	@missing=(); \
@@ -34,6 +35,8 @@ debian-packages:
 	[ -n "$$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-noto-cjk); \
 	command -v virtuoso-t >/dev/null || missing+=(virtuoso-opensource); \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv); \
+	[ -f /usr/share/java/jena-shacl.jar ] || missing+=(libapache-jena-java); \
+	[ -x /usr/bin/javac ] || missing+=(default-jdk-headless); \
 	[ $${#missing[@]} -eq 0 ] && exit 0; \
 	if [ "$$(id -u)" -eq 0 ]; then sudo=; \
 	elif command -v sudo >/dev/null; then sudo=sudo; \

@@ -97,3 +97,45 @@ def test_an_accept_that_nothing_fits_is_refused_before_the_query_runs(kg):
 def test_respond_writes_the_negotiated_format(kg):
     media_type, body = run.respond(kg.store, "ASK { ?s ?p ?o }", accept="text/csv")
     assert (media_type, body) == ("text/csv", b"_askResult\r\ntrue\r\n")
+
+
+def test_relative_iris_resolve_against_the_dataset_base(kg):
+    answer = run.run(kg.store, "SELECT ?type WHERE { <plan/haidong-dongzhengban-2024-96> a ?type }")
+    assert "https://w3id.org/shiquan/ontology#Plan" in {row[0].value for row in answer.rows}
+
+
+def test_construct_with_relative_iris_writes_absolute_ones(kg):
+    media_type, body = run.respond(kg.store, "CONSTRUCT { <s> <p> 1 } WHERE {}", fmt="nt")
+    assert body.decode().strip() == '<https://w3id.org/shiquan/id/s> <https://w3id.org/shiquan/id/p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .'
+
+
+def test_a_query_base_overrides_the_dataset_base(kg):
+    answer = run.run(kg.store, "BASE <http://example.org/> SELECT ?x WHERE { BIND (<a> AS ?x) }")
+    assert answer.rows[0][0].value == "http://example.org/a"
+
+
+def test_an_unknown_function_in_a_filter_is_an_expression_error(kg):
+    answer = run.run(kg.store, "PREFIX q: <http://example.org/> SELECT * WHERE { FILTER (q:name()) }")
+    assert answer.rows == []
+
+
+def test_an_unknown_function_in_a_bind_leaves_its_variable_unbound(kg):
+    text = "PREFIX q: <http://example.org/> SELECT ?x ?y ?z WHERE { BIND (q:a() AS ?x) BIND (q:b(1) AS ?y) BIND (2 AS ?z) }"
+    answer = run.run(kg.store, text)
+    assert answer.rows[0][:2] == (None, None) and answer.rows[0][2].value == "2"
+
+
+@pytest.mark.parametrize("text, order", [
+    ("SELECT * WHERE { ?s ?p ?o } LIMIT 1", ["s", "p", "o"]),
+    ("SELECT DISTINCT * WHERE { ?z ?y $x } LIMIT 1", ["z", "y", "x"]),
+    ("SELECT*{?o ?s ?p OPTIONAL { ?p ?a ?b }} LIMIT 1", ["o", "s", "p", "a", "b"]),
+    ("SELECT ?o ?s WHERE { ?s ?p ?o } LIMIT 1", ["o", "s"]),
+])
+def test_select_star_lists_variables_in_order_of_first_appearance(kg, text, order):
+    assert run.run(kg.store, text).variables == order
+
+
+def test_select_star_order_reaches_every_format(kg):
+    for fmt, head in [("json", b'"vars": ["s", "p", "o"]'), ("csv", b"s,p,o\r\n"), ("tsv", b"?s\t?p\t?o\n"),
+                      ("xml", b'<variable name="s"/><variable name="p"/><variable name="o"/>')]:
+        assert head in run.respond(kg.store, "SELECT * WHERE { ?s ?p ?o } LIMIT 1", fmt=fmt)[1]

@@ -22,13 +22,13 @@ from typing import Any
 from xml.parsers import expat
 
 import pyoxigraph as ox
-from rdflib import Graph, URIRef
+from rdflib import SH, Graph, URIRef
 
 from shiquan import formats
 from shiquan.graph import reasoning
 from shiquan.errors import BadInput, ShiquanError
 from shiquan.terms import to_rdflib
-from shiquan.vocab import INFERENCES_GRAPH, ONTOLOGY_GRAPH, PREFIXES, graph_name
+from shiquan.vocab import INFERENCES_GRAPH, ONTOLOGY_GRAPH, PREFIXES, SQS, graph_name
 
 log = logging.getLogger(__name__)
 
@@ -220,11 +220,14 @@ def read_ontology(config: Mapping[str, Any]) -> Graph:
 
 
 def read_shapes(config: Mapping[str, Any]) -> Graph:
-    """All SHACL shapes as one graph. Raises BadInput."""
+    """All SHACL shapes as one graph, each ``sqs:message`` (a shape's message in Chinese, written apart because
+    Apache Jena takes one sh:message per shape) also as an sh:message. Raises BadInput."""
     graph = Graph()
     for path in rdf_files([config["SHAPES_DIR"]]):
         for part in read_file(path, graph=graph_name("shapes")).values():
             graph += part
+    for shape, message in list(graph.subject_objects(SQS.message)):
+        graph.add((shape, SH.message, message))
     return graph
 
 

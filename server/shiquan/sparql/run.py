@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Sequence
 
@@ -9,7 +10,16 @@ import pyoxigraph as ox
 
 from shiquan.errors import BadQuery, QueryTimeout, RemoteServiceFailed, ShiquanError
 from shiquan.sparql.results import Answer, negotiate, serialize, too_large
-from shiquan.sparql.text import SERVICE, Inspection, inspect, refuse_update, relay_services
+from shiquan.sparql.text import SERVICE, Inspection, inspect, refuse_update, relay_services, tokens
+from shiquan.vocab import ID
+
+# Relative IRIs in a query resolve against the dataset's base, the base of its data files (`@base`): `<plan/x>` in
+# a query is the plan that `<plan/x>` in data/ names. A query's own BASE overrides it.
+BASE_IRI = str(ID)
+# pyoxigraph refuses a query that calls a function it does not know; SPARQL makes such a call an expression error
+# (a FILTER on it rejects the row, a BIND leaves its variable unbound). The engine names one function at a time.
+_UNKNOWN_FUNCTION = re.compile(r"The custom (?:aggregate )?function <([^>]*)> is not supported")
+_UNKNOWN_FUNCTIONS_MAX = 64
 
 
 def _graphs(iris: Iterable[str] | None) -> list[ox.NamedNode] | None:
@@ -31,8 +41,13 @@ def run(
     service_relay: str | None = None,
     timeout_s: float | None = None,
     max_rows: int | None = None,
+    base_iri: str = BASE_IRI,
 ) -> Answer:
     """Run one SPARQL query over ``store`` and read its whole answer.
+
+    Relative IRIs resolve against ``base_iri`` (the dataset's base unless the query says BASE). A call of a
+    function the engine does not know is an expression error, as SPARQL says, not a failure. ``SELECT *`` lists
+    its variables in the order they first appear in the query text.
 
     The default graph is the union of all named graphs unless
     ``default_graph_uris`` names graphs (SPARQL Protocol ``default-graph-uri``).
@@ -44,10 +59,11 @@ def run(
     QueryTimeout (over ``timeout_s`` while the answer is read) and
     RemoteServiceFailed (a SERVICE call failed).
     """
-    inspect(text, service_allowlist)
+    seen = inspect(text, service_allowlist)
     return _execute(
         store, text, default_graph_uris=default_graph_uris, named_graph_uris=named_graph_uris,
         service_allowlist=service_allowlist, service_relay=service_relay, timeout_s=timeout_s, max_rows=max_rows,
+        base_iri=base_iri, own_dataset=seen.names_dataset,
     )
 
 
@@ -62,7 +78,7 @@ def respond(
     """
     seen: Inspection = inspect(text, options.get("service_allowlist", ()))
     media_type = negotiate(seen.kind, accept, fmt) if seen.kind else None
-    answer = _execute(store, text, **options)
+    answer = _execute(store, text, own_dataset=seen.names_dataset, **options)
     if answer.kind != seen.kind:  # not a form we read (the engine parsed what we could not): negotiate now
         media_type = negotiate(answer.kind, accept, fmt)
     return media_type, serialize(answer, media_type)
@@ -70,31 +86,32 @@ def respond(
 
 def _execute(
     store: ox.Store, text: str, *, default_graph_uris=None, named_graph_uris=None, service_allowlist=(),
-    service_relay=None, timeout_s=None, max_rows=None,
+    service_relay=None, timeout_s=None, max_rows=None, base_iri=BASE_IRI, own_dataset=False,
 ) -> Answer:
-    """Run ``text``, already inspected, and read its answer. Raises as :func:`run`."""
+    """Run ``text``, already inspected, and read its answer. Raises as :func:`run`.
+
+    The default graph is the union of the named graphs only when neither the request (``default_graph_uris``) nor
+    the query (FROM, FROM NAMED: ``own_dataset``) says what it is.
+    """
     if service_relay and SERVICE.search(text):
         text = relay_services(text, service_allowlist, service_relay)
-    kwargs: dict = {"prefixes": None}
+    kwargs: dict = {"prefixes": None, "base_iri": base_iri}
     default = _graphs(default_graph_uris)
     named = _graphs(named_graph_uris)
     if default:
         kwargs["default_graph"] = default
-    else:
+    elif not own_dataset:
         kwargs["use_default_graph_as_union"] = True
     if named:
         kwargs["named_graphs"] = named
     deadline = time.perf_counter() + timeout_s if timeout_s else None
-    try:
-        result = store.query(text, **kwargs)
-    except SyntaxError as exc:  # pyoxigraph: "error at 1:7: expected …"
-        refuse_update(text, exc)
+    result = _query(store, text, kwargs)
     # pyoxigraph's results may only be dropped in the thread that made them. An exception raised while reading
     # keeps the reading frames, and with them the result, alive until the garbage collector frees them, maybe in
     # another thread; so the exception leaves without its traceback, after this thread has dropped the result.
     error: Exception
     try:
-        return _read(result, max_rows, deadline, timeout_s)
+        return _read(result, max_rows, deadline, timeout_s, text)
     except OSError as exc:  # raised while evaluating: only a SERVICE call does I/O beyond the store
         if not SERVICE.search(text):
             raise
@@ -106,14 +123,56 @@ def _execute(
     raise error
 
 
-def _read(result, max_rows: int | None, deadline: float | None, timeout_s: float | None) -> Answer:
-    """Read a pyoxigraph result in full, within the row and time limits."""
+def _query(store: ox.Store, text: str, kwargs: dict):
+    """``store.query``, with each function the engine does not know defined as one that always fails (unbound).
+
+    Raises BadQuery (syntax) and Forbidden (SPARQL Update) as :func:`text.refuse_update`.
+    """
+    unknown: dict[ox.NamedNode, object] = {}
+    while True:
+        try:
+            return store.query(text, custom_functions=unknown or None, **kwargs)
+        except SyntaxError as exc:  # pyoxigraph: "error at 1:7: expected …"
+            refuse_update(text, exc)
+        except RuntimeError as exc:
+            name = _UNKNOWN_FUNCTION.search(str(exc))
+            if name is None or len(unknown) >= _UNKNOWN_FUNCTIONS_MAX:
+                raise
+            unknown[ox.NamedNode(name[1])] = _expression_error
+
+
+def _expression_error(*_args) -> None:
+    """An unknown function's value: none, an expression error."""
+    return None
+
+
+def star_order(text: str, names: Sequence[str]) -> list[str]:
+    """The projected variables ``names`` of query ``text`` in the order a reader sees them: for ``SELECT *``, by
+    their first appearance in the text (as Jena and the SPARQL spec's examples list them); else unchanged."""
+    found = tokens(text)
+    select = next((i for i, t in enumerate(found) if t.word == "SELECT"), None)
+    if select is None:
+        return list(names)
+    after = found[select + 1:select + 3]
+    star = after[1] if after and after[0].word in ("DISTINCT", "REDUCED") and len(after) > 1 else after[0] if after else None
+    if star is None or star.text != "*":
+        return list(names)
+    first: dict[str, int] = {}
+    for position, token in enumerate(found):
+        if token.kind == "variable":
+            first.setdefault(token.text[1:], position)
+    return sorted(names, key=lambda name: first.get(name, len(found)))
+
+
+def _read(result, max_rows: int | None, deadline: float | None, timeout_s: float | None, text: str = "") -> Answer:
+    """Read a pyoxigraph result in full, within the row and time limits (``text``: the query, for ``SELECT *``)."""
     if isinstance(result, ox.QueryBoolean):
         return Answer("boolean", boolean=bool(result))
     if isinstance(result, ox.QuerySolutions):
-        names = [v.value for v in result.variables]
-        width = range(len(names))
-        rows = [tuple(s[i] for i in width) for s in _bounded(result, "rows", max_rows, deadline, timeout_s)]
+        engine = [v.value for v in result.variables]
+        names = star_order(text, engine) if text else engine
+        columns = [engine.index(name) for name in names]
+        rows = [tuple(s[i] for i in columns) for s in _bounded(result, "rows", max_rows, deadline, timeout_s)]
         return Answer("solutions", variables=names, rows=rows)
     return Answer("graph", triples=list(_bounded(result, "triples", max_rows, deadline, timeout_s)))
 
