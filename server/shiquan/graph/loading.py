@@ -131,7 +131,7 @@ def check_xml(data: bytes, source: str, max_depth: int = MAX_DEPTH) -> None:
     except _Refused as exc:
         raise BadInput(str(exc), source, parser.CurrentLineNumber) from None
     except expat.ExpatError as exc:
-        raise BadInput(f"XML syntax error: {expat.ErrorString(exc.code)}", source, exc.lineno) from None
+        raise BadInput(f"syntax error: {expat.ErrorString(exc.code)}", source, exc.lineno) from None
 
 
 def _xml_error_line(data: bytes) -> int | None:
