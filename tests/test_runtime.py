@@ -304,6 +304,7 @@ def test_keeper_killed_health_is_503_at_once_and_queries_are_refused_at_once():
         assert time.monotonic() - started < 0.5
         health = call(base, "GET", "/health").json()
         assert health["status"] == "unavailable" and "the store process stopped" in health["reasons"]
+        wait_until(lambda: post_query(base, ASK).status == 503, "queries refused", timeout=1)  # watched every 0.1 s
         reply = post_query(base, ASK)
         assert reply.status == 503 and reply.json()["error"] == "unavailable" and reply.seconds < 0.5, reply.body[:300]
 
@@ -324,7 +325,7 @@ def test_shiquan_serve_exits_with_status_3_when_its_keeper_dies(tmp_path):
         base = f"http://127.0.0.1:{port}"
         keeper = next(pid for pid in _children(process.pid) if _is_keeper(pid))
         os.kill(keeper, signal.SIGKILL)
-        assert call(base, "GET", "/health", timeout=5).status == 503
+        wait_until(lambda: call(base, "GET", "/health", timeout=5).status == 503, "health 503", timeout=1)
         assert process.wait(timeout=10) == 3
     finally:
         if process.poll() is None:

@@ -448,8 +448,8 @@ class Pool:
         code, reason = worker.process.exitcode, worker.killed_for
         self._retire(worker)
         if reason == "memory":
-            return MemoryLimit(f"the {self.name} allocated more than the {worker.limit_mb:g} MB a job may "
-                               "(JOB_MEMORY_MB) and was stopped")
+            return MemoryLimit(f"the {self.name} ran over the memory limit: it allocated more than the "
+                               f"{worker.limit_mb:g} MB a job may (JOB_MEMORY_MB) and was stopped")
         if code is None or code == -signal.SIGKILL:
             log.warning("a %s worker was killed from outside during a job; not run again", self.name)
             return Unavailable(f"the worker running this {self.name} was stopped from outside (out of memory, or "
