@@ -412,6 +412,10 @@ class Pool:
         digest = hashlib.sha256(pickle.dumps((job.name, sorted(job.args.items())))).digest()
         self._refuse_crasher(digest)
         worker = self._take(deadline, timeout_s)
+        if time.monotonic() >= deadline:  # freed just as the time ran out: give it back rather than kill it
+            self.idle.put(worker)
+            raise QueryTimeout(f"all {self.size} {self.name} workers stayed busy for the {timeout_s:g} s limit; "
+                               "try again shortly")
         worker.killed_for, worker.limit_mb = None, float(memory_mb or 0)
         worker.base_mb = anon_mb(worker.process.pid) or 0.0
         self.busy.add(worker)
