@@ -26,7 +26,7 @@ from shiquan import create_app
 from shiquan.runtime import pool
 
 from .conftest import DATA, serving
-from .test_hardening import ASK, Background, call, is_error_body, post_query, process_alive, wait_until
+from .test_hardening import ASK, Background, call, is_error_body, post_query, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 2.0
