@@ -49,8 +49,26 @@ class Defaults:
     QUERY_TIMEOUT_S = 10.0
     # Seconds a /validate run may take before it is stopped and the client gets 503.
     VALIDATE_TIMEOUT_S = 60.0
+    # Worker processes of their own for /validate (and the dumps), so that no upload makes a query wait.
+    VALIDATE_WORKERS = 1
+    # Memory (MB) one job (query, answer, validation) may allocate beyond what its worker shares with the keeper,
+    # enforced while it runs: a watchdog samples each busy worker every JOB_MEMORY_POLL_S and stops one over the cap
+    # (503 memory_limit). GROUP_CONCAT doubling grows ~400 MB/s here, so a job overshoots by ~40 MB at most.
+    JOB_MEMORY_MB = 1024
+    # Seconds between two samples of a busy worker's memory by the watchdog.
+    JOB_MEMORY_POLL_S = 0.05
+    # Seconds a request whose worker crashed (an engine fault, 422) is remembered and refused at once when sent again.
+    CRASH_MEMORY_S = 3600.0
+    # Deepest element nesting read in an RDF/XML upload, and deepest array/object nesting in a JSON-LD upload
+    # (RDF/XML 50,000 deep took pyoxigraph 31 s of CPU, quadratic; 1,000 deep takes ~15 ms).
+    MAX_UPLOAD_DEPTH = 1000
+    # When the keeper process (the store) dies: True logs it, answers 503 for a second, then exits with status 3
+    # for the supervisor to restart the server (ignored when TESTING); False only answers 503 from then on.
+    EXIT_ON_KEEPER_LOSS = True
     # Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) one answer may hold.
     MAX_RESULT_ROWS = 100_000
+    # Largest answer, in bytes, a query may return (checked in the worker while the answer is written, 422).
+    MAX_RESULT_BYTES = 32 * 1024 * 1024
     # Largest request body accepted, in bytes (queries and /validate uploads).
     MAX_BODY_BYTES = 5 * 1024 * 1024
     # Endpoints a query may call with SERVICE; empty refuses every SERVICE call. From the environment:

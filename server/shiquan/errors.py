@@ -86,6 +86,25 @@ class QueryTimeout(ShiquanError):
     status, code = 503, "query_timeout"
 
 
+class EngineFault(ShiquanError):
+    """The query engine crashed on the request (its worker died by a signal of its own, e.g. an upstream panic); the
+    request is not run again, and the same request is refused at once for a while after."""
+
+    status, code = 422, "engine_fault"
+
+
+class MemoryLimit(ShiquanError):
+    """A job grew past JOB_MEMORY_MB while it ran and its worker was stopped."""
+
+    status, code = 503, "memory_limit"
+
+
+class Unavailable(ShiquanError):
+    """The server cannot run the request now: its store process is gone, or the worker was stopped from outside."""
+
+    status, code = 503, "unavailable"
+
+
 class ResultTooLarge(ShiquanError):
     """A query's result is over the configured maximum size."""
 

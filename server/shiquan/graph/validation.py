@@ -124,13 +124,14 @@ def validate(settings: Mapping[str, Any], *, paths: list[str] | None = None, eng
 def validate_upload(data: bytes, fmt: str, source: str, config: Mapping[str, Any]) -> Report:
     """Validate uploaded RDF with the ontology and their OWL RL inferences, by the SPARQL engine.
 
-    Raises BadInput for RDF that cannot be read, InconsistentGraph when the
-    inferences contradict the ontology.
+    Raises BadInput for RDF that cannot be read or that could expand (XML entities, nesting past
+    MAX_UPLOAD_DEPTH), InconsistentGraph when the inferences contradict the ontology.
     """
     store = ox.Store()
     for path in loading.rdf_files([config["ONTOLOGY_DIR"]]):
         loading.load_bytes(store, path.read_bytes(), loading.format_for(path), str(path), vocab.ONTOLOGY_GRAPH)
-    loading.load_bytes(store, data, fmt, source, loading.graph_name("upload"))
+    loading.load_bytes(store, data, fmt, source, loading.graph_name("upload"),
+                       int(config.get("MAX_UPLOAD_DEPTH") or loading.MAX_DEPTH))
     loading.infer_in(store, config)
     return shacl.validate_store(store, schema(config)[0])
 

@@ -13,10 +13,12 @@ by :mod:`shiquan.runtime.runtime`. This module imports nothing of the project bu
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import queue
 import signal
 import socket
@@ -27,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shiquan.errors import QueryTimeout, ShiquanError
+from shiquan.errors import EngineFault, MemoryLimit, QueryTimeout, ShiquanError, Unavailable
 
 log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -54,6 +56,7 @@ def _serve(conn, dataset, settings: dict, jobs: Jobs) -> None:
 
     A ShiquanError travels back pickled, with its attributes (a BadInput keeps its file and line).
     """
+    os.environ["RUST_BACKTRACE"] = "0"  # an engine panic prints one line, not a symbolised backtrace (0.4 s of a crash of 0.45 s, with RUST_BACKTRACE=1)
     conn.send(("ready", None))
     while True:
         try:
@@ -95,6 +98,9 @@ class _Worker:
     function of (store_path, settings) returning the dataset its jobs run on)."""
 
     recycle = False  # set when it is to be replaced after its current job
+    killed_for: str | None = None  # why the pool stopped it in the middle of a job ("memory")
+    limit_mb: float = 0.0  # the current job's memory cap, over ``base_mb``
+    base_mb: float = 0.0  # what the worker held when its current job started
 
     def __init__(self, opener: Callable[[str, dict], Any], store_path: str, settings: dict, jobs: Jobs):
         self.retired = False
@@ -131,12 +137,15 @@ def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) 
         conn.send(("crash", traceback.format_exc()))
         return
     conn.send(("ready", {"counts": kg.triples_per_graph, "version": kg.version, "load_seconds": kg.load_seconds}))
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers that end are reaped by the system
     gc.collect()
     gc.freeze()  # keep the loaded objects' pages shared with the workers
     control = socket.socket(fileno=os.dup(conn.fileno()))
+    children: dict[int, float | None] = {}
     while True:
         try:
+            if not conn.poll(1.0):
+                _reap(children)
+                continue
             request = conn.recv()
         except (EOFError, OSError):
             return
@@ -149,13 +158,35 @@ def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) 
                 ours.close()
                 control.close()
                 conn.close()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 _serve(multiprocessing.connection.Connection(theirs.detach()), kg, settings, jobs)
             finally:
                 os._exit(0)
+        children[pid] = None
         theirs.close()
         socket.send_fds(control, [pid.to_bytes(8, "big")], [ours.fileno()])
         ours.close()
+        _reap(children)
+
+
+# A worker that ended stays a zombie this long before its keeper reaps it, so that the parent can read how it ended
+# (/proc/<pid>/stat) when it sees its pipe close: a crash by signal (an engine fault) or a kill from outside.
+ZOMBIE_S = 5.0
+
+
+def _reap(children: dict[int, float | None]) -> None:
+    """Reap the keeper's workers that ended over ZOMBIE_S ago (``children``: pid → when first seen ended)."""
+    now = time.monotonic()
+    for pid, ended in list(children.items()):
+        if _ForkedProcess(pid).is_alive():
+            continue
+        if ended is None:
+            children[pid] = now
+        elif now - ended > ZOMBIE_S:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            del children[pid]
 
 
 class _ForkedProcess:
@@ -181,6 +212,20 @@ class _ForkedProcess:
         deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
         while self.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
+
+    @property
+    def exitcode(self) -> int | None:
+        """As multiprocessing's: -N when it ended by signal N, its exit status otherwise, None while it runs or once
+        reaped (its keeper keeps it a zombie for ZOMBIE_S, and /proc/<pid>/stat's field 52 holds its wait status)."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            return None
+        if fields[0] != b"Z" or len(fields) < 50:
+            return None
+        status = int(fields[49])
+        return -(status & 0x7F) if status & 0x7F else status >> 8
 
 
 class Keeper:
@@ -250,15 +295,46 @@ def _raise_from(kind: str, payload) -> None:
     raise ShiquanError("internal error")
 
 
-class Pool:
-    """``size`` worker processes, each made by ``start`` (a _Worker over the on-disk store, or forked by the keeper)."""
+def anon_mb(pid: int) -> float | None:
+    """The anonymous memory process ``pid`` has resident (MB; /proc/<pid>/statm: resident less file-backed), None
+    when it is gone. Cheap (one small read), unlike :func:`private_mb`. A forked worker starts with its keeper's pages
+    counted, so what a job allocates is the growth of this figure."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            fields = statm.read().split()
+    except OSError:
+        return None
+    return (int(fields[1]) - int(fields[2])) * _PAGE / (1024 * 1024)
 
-    def __init__(self, start: Callable[[], _Worker], size: int, settings: Mapping[str, Any]):
-        self.start, self.settings = start, dict(settings)
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+class Pool:
+    """``size`` worker processes, each made by ``start`` (a _Worker over the on-disk store, or forked by the keeper).
+
+    ``name`` says what they run in messages ("query", "validation"). Every call is bounded end to end: waiting for
+    a free worker and running the job share one deadline. A job is never run twice: a worker that dies in a job is
+    an engine fault (its request remembered and refused at once for CRASH_MEMORY_S), a kill from outside, or the
+    memory watchdog's doing (JOB_MEMORY_MB), and the client is told which.
+    """
+
+    def __init__(self, start: Callable[[], _Worker], size: int, settings: Mapping[str, Any], name: str = "query"):
+        self.start, self.settings, self.name = start, dict(settings), name
         self.idle: queue.Queue[_Worker] = queue.Queue()
         self.workers: set[_Worker] = set()
+        self.busy: set[_Worker] = set()
         self.size = size
-        self.replaced = self.recycled = 0
+        self.replaced = self.recycled = self.crashed = self.waiting = 0
+        self.lost: str | None = None  # why no job can run any more (the keeper is gone)
+        self._crashes: dict[bytes, float] = {}  # request digest → when it crashed its worker
         self._closed = False
         self._lock = threading.Lock()
         workers = [start() for _ in range(size)]
@@ -266,9 +342,11 @@ class Pool:
         for worker in workers:
             if not worker.wait_ready(60):
                 self.close()
-                raise ShiquanError("a query worker could not start")
+                raise ShiquanError(f"a {name} worker could not start")
             self.idle.put(worker)
-        threading.Thread(target=self._watch, daemon=True, name="shiquan-worker-watch").start()
+        threading.Thread(target=self._watch, daemon=True, name=f"shiquan-{name}-watch").start()
+        if float(self.settings.get("JOB_MEMORY_MB") or 0):
+            threading.Thread(target=self._guard, daemon=True, name=f"shiquan-{name}-memory").start()
 
     def _watch(self) -> None:
         """Once a second: replace workers that died between jobs (killed, out of memory), and mark for replacement
@@ -277,23 +355,38 @@ class Pool:
         limit = float(self.settings.get("WORKER_MEMORY_MB") or 0)
         while not self._closed:
             for worker in list(self.workers):
+                if worker in self.busy:
+                    continue  # a job's death is read by its caller, who must see how it ended
                 if not worker.process.is_alive():
                     self._retire(worker)
                 elif limit and not worker.recycle and (private_mb(worker.process.pid) or 0) > limit:
                     worker.recycle = True
             time.sleep(1)
 
+    def _guard(self) -> None:
+        """Every JOB_MEMORY_POLL_S: stop a busy worker whose job has allocated more than its cap (see anon_mb)."""
+        every = float(self.settings.get("JOB_MEMORY_POLL_S") or 0.05)
+        while not self._closed:
+            for worker in list(self.busy):
+                now = anon_mb(worker.process.pid)
+                if worker.limit_mb and now is not None and now - worker.base_mb > worker.limit_mb and not worker.killed_for:
+                    worker.killed_for = "memory"
+                    worker.process.kill()
+                    log.warning("stopped a %s worker at %.0f MB over its job's start (JOB_MEMORY_MB %g)", self.name,
+                                now - worker.base_mb, worker.limit_mb)
+            time.sleep(every)
+
     def _replace(self, delay: float = 0.0) -> None:
         """Start a worker in place of one that was stopped, without making anyone wait for it."""
 
         def start() -> None:
             time.sleep(delay)
-            if self._closed:
+            if self._closed or self.lost:
                 return
             try:
                 worker = self.start()
             except ShiquanError as exc:
-                log.error("cannot start a query worker: %s", exc)
+                log.error("cannot start a %s worker: %s", self.name, exc)
                 self._replace(delay=5.0)
                 return
             with self._lock:
@@ -304,50 +397,106 @@ class Pool:
             else:  # died while starting: try again, a little later
                 self._retire(worker, delay=1.0)
 
-        threading.Thread(target=start, daemon=True, name="shiquan-worker-start").start()
+        threading.Thread(target=start, daemon=True, name=f"shiquan-{self.name}-start").start()
 
-    def call(self, job: Job, timeout_s: float):
-        """Run ``job`` in a free worker within ``timeout_s`` seconds.
+    def call(self, job: Job, timeout_s: float, memory_mb: float | None = None):
+        """Run ``job`` in a free worker, waiting for one included, within ``timeout_s`` seconds, and (when
+        ``memory_mb``) with at most that much memory allocated while it runs.
 
-        A worker that dies during the job is replaced and the job tried once
-        more on another (jobs are read-only). Raises what the job raises;
-        QueryTimeout when it runs over the limit (its worker is stopped and
-        replaced); ShiquanError (500) when a second worker dies too.
+        Raises what the job raises; QueryTimeout when no worker is free in time or the job runs over (its worker is
+        stopped and replaced); MemoryLimit when it grows over ``memory_mb``; EngineFault (422) when its worker dies
+        by itself, and at once for the same job sent again within CRASH_MEMORY_S; Unavailable when its worker is
+        killed from outside or the keeper is gone; ShiquanError (500) for a bug in the job.
         """
-        for attempt in (1, 2):
-            worker = self._take(timeout_s)
-            try:
-                worker.conn.send(job)
-                if not worker.conn.poll(timeout_s):
-                    self._retire(worker)
-                    raise QueryTimeout(f"the request ran over the {timeout_s:g} s limit and was stopped")
-                kind, payload = worker.conn.recv()
-            except (EOFError, OSError):
+        deadline = time.monotonic() + timeout_s
+        digest = hashlib.sha256(pickle.dumps((job.name, sorted(job.args.items())))).digest()
+        self._refuse_crasher(digest)
+        worker = self._take(deadline, timeout_s)
+        if time.monotonic() >= deadline:  # freed just as the time ran out: give it back rather than kill it
+            self.idle.put(worker)
+            raise QueryTimeout(f"all {self.size} {self.name} workers stayed busy for the {timeout_s:g} s limit; "
+                               "try again shortly")
+        worker.killed_for, worker.limit_mb = None, float(memory_mb or 0)
+        worker.base_mb = anon_mb(worker.process.pid) or 0.0
+        self.busy.add(worker)
+        try:
+            worker.conn.send(job)
+            if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
                 self._retire(worker)
-                log.warning("a worker stopped during a job (attempt %d)", attempt)
-                continue
-            self._release(worker)
-            if kind == "ok":
-                return payload
-            _raise_from(kind, payload)
-        raise ShiquanError("internal error")
+                raise QueryTimeout(f"the request ran over the {timeout_s:g} s limit and was stopped")
+            kind, payload = worker.conn.recv()
+        except (EOFError, OSError):
+            raise self._ended(worker, digest) from None
+        finally:
+            self.busy.discard(worker)
+        self._release(worker)
+        if kind == "ok":
+            return payload
+        _raise_from(kind, payload)
 
-    def _take(self, timeout_s: float) -> _Worker:
-        """An idle worker that is still alive; dead ones met on the way are replaced."""
-        while True:
-            try:
-                worker = self.idle.get(timeout=max(timeout_s, 30))
-            except queue.Empty:
-                raise QueryTimeout("all query workers are busy; try again shortly") from None
-            if worker.process.is_alive() and not worker.recycle:
-                return worker
-            self._release(worker)
+    def _refuse_crasher(self, digest: bytes) -> None:
+        """Raise EngineFault when the job of ``digest`` crashed a worker within CRASH_MEMORY_S."""
+        when = self._crashes.get(digest)
+        if when is None:
+            return
+        ago = time.monotonic() - when
+        if ago > float(self.settings.get("CRASH_MEMORY_S") or 0):
+            self._crashes.pop(digest, None)
+            return
+        raise EngineFault(f"this request crashed the query engine {ago:.0f} s ago; it is refused without running "
+                          "(a fault of pyoxigraph; rephrase the query, e.g. without ORDER BY over mixed types)")
+
+    def _ended(self, worker: _Worker, digest: bytes) -> ShiquanError:
+        """The error for a job whose worker died in it (see :meth:`call`); the worker is replaced."""
+        worker.process.join(timeout=1)  # its pipe closes as it ends: wait for its exit status
+        code, reason = worker.process.exitcode, worker.killed_for
+        self._retire(worker)
+        if reason == "memory":
+            return MemoryLimit(f"the {self.name} ran over the memory limit: it allocated more than the "
+                               f"{worker.limit_mb:g} MB a job may (JOB_MEMORY_MB) and was stopped")
+        if code is None or code == -signal.SIGKILL:
+            log.warning("a %s worker was killed from outside during a job; not run again", self.name)
+            return Unavailable(f"the worker running this {self.name} was stopped from outside (out of memory, or "
+                               "by an operator); it was not run again: try again")
+        self.crashed += 1
+        with self._lock:
+            if len(self._crashes) >= 4096:
+                self._crashes.pop(next(iter(self._crashes)))
+            self._crashes[digest] = time.monotonic()
+        what = _signal_name(code) if code < 0 else f"exit status {code}"
+        log.error("a %s worker crashed (%s) during a job; the request is refused from now on", self.name, what)
+        return EngineFault(f"the query engine crashed on this request ({what}: a fault of pyoxigraph, not of the "
+                           "request); it was not run again, and the same request will be refused at once")
+
+    def _take(self, deadline: float, timeout_s: float) -> _Worker:
+        """An idle worker that is still alive, before ``deadline``; dead ones met on the way are replaced.
+        Raises QueryTimeout when none is free in time, Unavailable when the pool is lost."""
+        with self._lock:
+            self.waiting += 1
+        try:
+            while True:
+                if self.lost:
+                    raise Unavailable(self.lost)
+                remaining = deadline - time.monotonic()
+                try:
+                    worker = self.idle.get(timeout=min(max(remaining, 0.0), 0.25))
+                except queue.Empty:
+                    if remaining <= 0:
+                        raise QueryTimeout(f"all {self.size} {self.name} workers stayed busy for the {timeout_s:g} s "
+                                           "limit; try again shortly") from None
+                    continue
+                if worker.process.is_alive() and not worker.recycle:
+                    return worker
+                self._release(worker)
+        finally:
+            with self._lock:
+                self.waiting -= 1
 
     def _release(self, worker: _Worker) -> None:
         """Give ``worker`` back after a job, or, when it is marked for replacement or dead, replace it."""
         if worker.recycle and worker.process.is_alive():
             self.recycled += 1
-            log.info("replacing a query worker over WORKER_MEMORY_MB")
+            log.info("replacing a %s worker over WORKER_MEMORY_MB", self.name)
         if worker.recycle or not worker.process.is_alive():
             self._retire(worker)
         else:
@@ -369,6 +518,11 @@ class Pool:
         """Worker processes running, busy or idle."""
         return sum(1 for w in list(self.workers) if w.process.is_alive())
 
+    @property
+    def saturated(self) -> bool:
+        """Whether requests are waiting for a worker (every one busy)."""
+        return self.waiting > 0
+
     def close(self) -> None:
         self._closed = True
         for worker in list(self.workers):
@@ -380,12 +534,14 @@ class Inline:
     """Jobs in the calling thread (WORKERS = 0): for tests; the time limit is only checked between rows."""
 
     size = 0
-    replaced = recycled = 0
+    replaced = recycled = crashed = waiting = 0
+    lost = None
+    saturated = False
 
     def __init__(self, dataset, settings: Mapping[str, Any], jobs: Jobs):
         self.dataset, self.settings, self.jobs = dataset, dict(settings), jobs
 
-    def call(self, job: Job, timeout_s: float):
+    def call(self, job: Job, timeout_s: float, memory_mb: float | None = None):
         try:
             return execute(self.jobs, self.dataset, self.settings, job)
         except ShiquanError:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +46,7 @@ def _query_job(kg, settings, *, text, accept=None, fmt=None, default_graph_uris=
         service_allowlist=settings["SERVICE_ALLOWLIST"],
         service_relay=service_relay,
         max_rows=settings["MAX_RESULT_ROWS"],
+        max_bytes=settings.get("MAX_RESULT_BYTES"),
         timeout_s=settings["QUERY_TIMEOUT_S"],
     )
 
@@ -75,23 +78,34 @@ def _open_read_only(path: str, settings: dict, *, counts: dict[str, int], versio
 
 
 class Embedded:
-    """The dataset prepared here: held by a keeper and shared with forked workers, on disk, or in this process."""
+    """The dataset prepared here: held by a keeper and shared with forked workers, on disk, or in this process.
+
+    Queries run in ``pool``; validations and dumps in ``side``, workers of their own, so that no upload makes a
+    query wait. When the keeper dies, both pools refuse at once (503) and, with EXIT_ON_KEEPER_LOSS (not
+    TESTING), the process exits with status 3 a second later, for its supervisor to restart it.
+    """
 
     kind = "embedded"
+    KEEPER_LOST_EXIT = 3
 
     def __init__(self, settings: Mapping[str, Any], progress: loading.Progress | None = None):
         self.settings = dict(settings)
         self.keeper: pool.Keeper | None = None
         self.pool: pool.Pool | pool.Inline
+        self.side: pool.Pool | pool.Inline
+        self._closing = threading.Event()
         workers, path = int(settings["WORKERS"]), settings.get("STORE_PATH")
+        side = max(1, int(settings.get("VALIDATE_WORKERS") or 1))
         if workers and not path:
             self.keeper = pool.Keeper(dataset.prepare, self.settings, JOBS, progress)
             self.counts, self.version, self.load_seconds = self.keeper.counts, self.keeper.version, self.keeper.load_seconds
             try:
                 self.pool = pool.Pool(lambda: pool._ForkedWorker(self.keeper), workers, self.settings)
+                self.side = pool.Pool(lambda: pool._ForkedWorker(self.keeper), side, self.settings, "validation")
             except BaseException:
-                self.keeper.close()
+                self.close()
                 raise
+            threading.Thread(target=self._watch_keeper, daemon=True, name="shiquan-keeper-watch").start()
             return
         kg = dataset.prepare(self.settings, path, progress)
         self.counts, self.version, self.load_seconds = kg.triples_per_graph, kg.version, kg.load_seconds
@@ -99,21 +113,44 @@ class Embedded:
             del kg  # close the read-write handle: workers open the store read-only
             opener = functools.partial(_open_read_only, counts=self.counts, version=self.version)
             self.pool = pool.Pool(lambda: pool._Worker(opener, path, self.settings, JOBS), workers, self.settings)
+            self.side = pool.Pool(lambda: pool._Worker(opener, path, self.settings, JOBS), side, self.settings,
+                                  "validation")
         else:
-            self.pool = pool.Inline(kg, self.settings, JOBS)
+            self.pool = self.side = pool.Inline(kg, self.settings, JOBS)
+
+    def _watch_keeper(self) -> None:
+        """Every 0.1 s: is the keeper alive? When it is gone, refuse every job and (see the class) exit."""
+        while not self._closing.wait(0.1):
+            if self.keeper is None or self.keeper.process.is_alive() or self._closing.is_set():
+                continue
+            self.pool.lost = self.side.lost = "the store process stopped; the server is restarting"
+            log.critical("the store process (keeper) stopped: no query can run")
+            if self.settings.get("EXIT_ON_KEEPER_LOSS") and not self.settings.get("TESTING"):
+                time.sleep(1.0)  # /health answers 503 meanwhile
+                log.critical("exiting with status %d for the supervisor to restart the server", self.KEEPER_LOST_EXIT)
+                logging.shutdown()
+                os._exit(self.KEEPER_LOST_EXIT)
+            return
 
     def query(self, timeout_s: float | None = None, **args):
-        return self.pool.call(pool.Job("query", args), timeout_s or self.settings["QUERY_TIMEOUT_S"])
+        return self.pool.call(pool.Job("query", args), timeout_s or self.settings["QUERY_TIMEOUT_S"],
+                              self.settings.get("JOB_MEMORY_MB"))
 
     def answer(self, text: str):
-        return self.pool.call(pool.Job("answer", {"text": text}), self.settings["QUERY_TIMEOUT_S"])
+        return self.pool.call(pool.Job("answer", {"text": text}), self.settings["QUERY_TIMEOUT_S"],
+                              self.settings.get("JOB_MEMORY_MB"))
 
     def store_status(self) -> dict:
-        return {"kind": self.kind}
+        status = {"kind": self.kind}
+        if self.keeper is not None:
+            status["process"] = "running" if self.keeper.process.is_alive() else "stopped"
+        return status
 
     def close(self) -> None:
-        if getattr(self, "pool", None) is not None:
-            self.pool.close()
+        self._closing.set()
+        for name in ("pool", "side"):
+            if getattr(self, name, None) is not None:
+                getattr(self, name).close()
         if self.keeper is not None:
             self.keeper.close()
             self.keeper = None
@@ -139,9 +176,10 @@ class Remote:
             pyoxigraph.Store(path).flush()
             opener = functools.partial(_open_read_only, counts={}, version="")
             self.pool = pool.Pool(lambda: pool._Worker(opener, path, self.settings, JOBS), int(settings["WORKERS"]),
-                                  self.settings)
+                                  self.settings, "validation")
         else:
             self.pool = pool.Inline(empty, self.settings, JOBS)
+        self.side = self.pool  # queries go to the remote store: these workers only validate and build dumps
 
     def query(self, timeout_s: float | None = None, **args):
         args.pop("service_relay", None)  # the remote store makes its own SERVICE calls
@@ -160,6 +198,11 @@ class Remote:
         if self._temporary:
             shutil.rmtree(self._temporary, ignore_errors=True)
             self._temporary = None
+
+
+def _pool_status(workers: pool.Pool | pool.Inline) -> dict:
+    return {"configured": workers.size, "alive": workers.alive, "waiting": workers.waiting,
+            "replaced": workers.replaced, "recycled": workers.recycled, "crashed": workers.crashed}
 
 
 class Runtime:
@@ -197,30 +240,42 @@ class Runtime:
         return self.backend.answer(text)
 
     def validate(self, data: bytes, fmt: str, source: str):
-        """Validate uploaded RDF in a worker; returns a validation Report."""
-        return self.pool.call(pool.Job("validate", {"data": data, "fmt": fmt, "source": source}),
-                              self.settings["VALIDATE_TIMEOUT_S"])
+        """Validate uploaded RDF in a validation worker (never a query's); returns a validation Report. Raises as
+        :meth:`pool.Pool.call`, within VALIDATE_TIMEOUT_S and JOB_MEMORY_MB."""
+        return self.backend.side.call(pool.Job("validate", {"data": data, "fmt": fmt, "source": source}),
+                                      self.settings["VALIDATE_TIMEOUT_S"], self.settings.get("JOB_MEMORY_MB"))
 
     def dumps(self) -> export.Published:
-        """The served dataset's dumps, built once per version by a worker (never in this process, but with
-        WORKERS = 0). Raises QueryTimeout past EXPORT_TIMEOUT_S, BadInput when they cannot be written."""
-        return self.pool.call(pool.Job("dumps", {}), self.settings["EXPORT_TIMEOUT_S"])
+        """The served dataset's dumps, built once per version by a validation worker (never in this process, but
+        with WORKERS = 0). Raises QueryTimeout past EXPORT_TIMEOUT_S, BadInput when they cannot be written."""
+        return self.backend.side.call(pool.Job("dumps", {}), self.settings["EXPORT_TIMEOUT_S"])
 
     def status(self) -> dict:
-        """Where queries go and whether the workers are up: the body of /health, less its verdict."""
+        """Where queries go and whether the workers are up: the body of /health, less its verdict. "status" is "ok",
+        "degraded" (serving, but requests wait for a worker: "reasons" says which) or "unavailable"."""
         store = self.backend.store_status()
-        ready = self.pool.alive > 0 and store.get("reachable", True)
-        return {
-            "status": "ok" if ready else "unavailable",
+        pools = {"query": self.pool, "validation": self.backend.side}
+        reasons = ["the store process stopped"] if store.get("process") == "stopped" else []
+        reasons += [f"no {name} worker is running" for name, p in pools.items() if p.alive == 0]
+        if not store.get("reachable", True):
+            reasons.append("the remote store does not answer")
+        waiting = [f"{p.waiting} {name} requests wait for one of {p.size} busy workers"
+                   for name, p in pools.items() if p.saturated]
+        verdict = "unavailable" if reasons else "degraded" if waiting else "ok"
+        body = {
+            "status": verdict,
             "store": store,
             "triples": self.triple_count,
             "graphs": len(self.counts),
             "version": self.version,
             "loadSeconds": round(self.load_seconds, 3),
-            "workers": {"configured": self.pool.size, "alive": self.pool.alive, "replaced": self.pool.replaced,
-                        "recycled": self.pool.recycled},
+            "workers": _pool_status(self.pool),
+            "validationWorkers": _pool_status(self.backend.side),
             "dumps": "from the served dataset" if self.backend.kind == "embedded" else "from the local data files",
         }
+        if reasons or waiting:
+            body["reasons"] = reasons + waiting
+        return body
 
     def close(self) -> None:
         self.backend.close()

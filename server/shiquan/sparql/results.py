@@ -107,59 +107,107 @@ def _word(boolean: bool | None) -> str:
     return "true" if boolean else "false"
 
 
-def write_json(answer: Answer) -> bytes:
-    """SPARQL 1.1 Query Results JSON."""
+def _json_parts(answer: Answer):
+    """SPARQL 1.1 Query Results JSON, in pieces (a row each): the same text as ``json.dumps`` of the whole."""
     if answer.kind == "boolean":
-        doc = {"head": {}, "boolean": answer.boolean}
-    else:
-        bindings = [
-            {name: _json_term(term) for name, term in zip(answer.variables, row) if term is not None}
-            for row in answer.rows
-        ]
-        doc = {"head": {"vars": answer.variables}, "results": {"bindings": bindings}}
-    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        yield json.dumps({"head": {}, "boolean": answer.boolean})
+        return
+    yield '{"head": {"vars": ' + json.dumps(answer.variables, ensure_ascii=False) + '}, "results": {"bindings": ['
+    for index, row in enumerate(answer.rows):
+        binding = {name: _json_term(term) for name, term in zip(answer.variables, row) if term is not None}
+        yield (", " if index else "") + json.dumps(binding, ensure_ascii=False)
+    yield "]}}"
 
 
-def write_xml(answer: Answer) -> bytes:
-    """SPARQL Query Results XML."""
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">']
+def _xml_parts(answer: Answer):
+    """SPARQL Query Results XML, in pieces (a row each)."""
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
     if answer.kind == "boolean":
-        parts.append(f"<head/><boolean>{_word(answer.boolean)}</boolean>")
+        yield f"<head/><boolean>{_word(answer.boolean)}</boolean>"
     else:
-        parts.append("<head>" + "".join(f"<variable name={quoteattr(v)}/>" for v in answer.variables) + "</head><results>")
+        yield "<head>" + "".join(f"<variable name={quoteattr(v)}/>" for v in answer.variables) + "</head><results>"
         for row in answer.rows:
             cells = "".join(
                 f"<binding name={quoteattr(name)}>{_xml_term(term)}</binding>"
                 for name, term in zip(answer.variables, row)
                 if term is not None
             )
-            parts.append(f"<result>{cells}</result>")
-        parts.append("</results>")
-    parts.append("</sparql>\n")
-    return "".join(parts).encode("utf-8")
+            yield f"<result>{cells}</result>"
+        yield "</results>"
+    yield "</sparql>\n"
 
 
-def write_csv(answer: Answer) -> bytes:
-    """SPARQL 1.1 Query Results CSV: lexical values only; an ASK answer as the column ``_askResult``."""
+def _csv_parts(answer: Answer):
+    """SPARQL 1.1 Query Results CSV, in pieces: lexical values only; an ASK answer as the column ``_askResult``."""
     if answer.kind == "boolean":
-        return f"_askResult\r\n{_word(answer.boolean)}\r\n".encode()
+        yield f"_askResult\r\n{_word(answer.boolean)}\r\n"
+        return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(answer.variables)
-    writer.writerows([_csv_value(term) for term in row] for row in answer.rows)
-    return buffer.getvalue().encode("utf-8")
+    for row in answer.rows:
+        writer.writerow([_csv_value(term) for term in row])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
 
 
-def write_tsv(answer: Answer) -> bytes:
-    """SPARQL 1.1 Query Results TSV: terms in SPARQL syntax; an ASK answer as the column ``?_askResult``."""
+def _tsv_parts(answer: Answer):
+    """SPARQL 1.1 Query Results TSV, in pieces: terms in SPARQL syntax; an ASK answer as the column ``?_askResult``."""
     if answer.kind == "boolean":
-        return f"?_askResult\n{_word(answer.boolean)}\n".encode()
-    lines = ["\t".join(f"?{v}" for v in answer.variables)]
-    lines += ["\t".join("" if term is None else str(term) for term in row) for row in answer.rows]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+        yield f"?_askResult\n{_word(answer.boolean)}\n"
+        return
+    yield "\t".join(f"?{v}" for v in answer.variables) + "\n"
+    for row in answer.rows:
+        yield "\t".join("" if term is None else str(term) for term in row) + "\n"
 
 
-WRITERS: dict[str, Callable[[Answer], bytes]] = {
+class _Budget:
+    """Bytes written up to ``limit`` (None: no limit); raises ResultTooLarge as soon as a write goes past it. Also a
+    file for pyoxigraph's serializer (which writes in buffers of ~8 KB)."""
+
+    def __init__(self, limit: int | None):
+        self.limit, self.size, self.parts = limit, 0, []
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        if self.limit is not None and self.size > self.limit:
+            raise ResultTooLarge(f"the answer is larger than {self.limit} bytes (MAX_RESULT_BYTES); add a LIMIT, "
+                                 "select fewer or shorter values, or narrow the query")
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def text(self, pieces) -> bytes:
+        for piece in pieces:
+            self.write(piece.encode("utf-8"))
+        return b"".join(self.parts)
+
+
+def write_json(answer: Answer, max_bytes: int | None = None) -> bytes:
+    """SPARQL 1.1 Query Results JSON. Raises ResultTooLarge past ``max_bytes``."""
+    return _Budget(max_bytes).text(_json_parts(answer))
+
+
+def write_xml(answer: Answer, max_bytes: int | None = None) -> bytes:
+    """SPARQL Query Results XML. Raises ResultTooLarge past ``max_bytes``."""
+    return _Budget(max_bytes).text(_xml_parts(answer))
+
+
+def write_csv(answer: Answer, max_bytes: int | None = None) -> bytes:
+    """SPARQL 1.1 Query Results CSV. Raises ResultTooLarge past ``max_bytes``."""
+    return _Budget(max_bytes).text(_csv_parts(answer))
+
+
+def write_tsv(answer: Answer, max_bytes: int | None = None) -> bytes:
+    """SPARQL 1.1 Query Results TSV. Raises ResultTooLarge past ``max_bytes``."""
+    return _Budget(max_bytes).text(_tsv_parts(answer))
+
+
+WRITERS: dict[str, Callable[..., bytes]] = {
     formats.RESULTS_JSON.media_type: write_json,
     formats.RESULTS_XML.media_type: write_xml,
     formats.RESULTS_CSV.media_type: write_csv,
@@ -167,18 +215,22 @@ WRITERS: dict[str, Callable[[Answer], bytes]] = {
 }
 
 
-def write_graph(answer: Answer, media_type: str) -> bytes:
-    """The triples of a graph answer in the RDF format of ``media_type``, with the project's prefixes."""
-    return ox.serialize(answer.triples, format=formats.BY_MEDIA_TYPE[media_type].rdf_format, prefixes=PREFIXES)
+def write_graph(answer: Answer, media_type: str, max_bytes: int | None = None) -> bytes:
+    """The triples of a graph answer in the RDF format of ``media_type``, with the project's prefixes. Raises
+    ResultTooLarge past ``max_bytes``."""
+    budget = _Budget(max_bytes)
+    ox.serialize(answer.triples, budget, format=formats.BY_MEDIA_TYPE[media_type].rdf_format, prefixes=PREFIXES)
+    return b"".join(budget.parts)
 
 
-def serialize(answer: Answer, media_type: str) -> bytes:
-    """The answer in ``media_type`` (one of ``answer.media_types``). Raises ValueError otherwise."""
+def serialize(answer: Answer, media_type: str, max_bytes: int | None = None) -> bytes:
+    """The answer in ``media_type`` (one of ``answer.media_types``), checked against ``max_bytes`` as it is
+    written. Raises ValueError for another media type, ResultTooLarge past ``max_bytes``."""
     if media_type not in answer.media_types:
         raise ValueError(f"{media_type} cannot carry a {answer.kind} answer")
     if answer.kind == "graph":
-        return write_graph(answer, media_type)
-    return WRITERS[media_type](answer)
+        return write_graph(answer, media_type, max_bytes)
+    return WRITERS[media_type](answer, max_bytes)
 
 
 # ---------------------------------------------------------------- content negotiation

@@ -74,14 +74,16 @@ def respond(
 
     The format is negotiated before the query runs, on the kind of answer its form promises, so that an Accept
     we cannot meet costs no evaluation (as with a remote store). Returns (media type, bytes).
-    Raises as :func:`run`, and BadRequest and NotAcceptable as :func:`results.negotiate`.
+    ``max_bytes`` (MAX_RESULT_BYTES) bounds the written answer. Raises as :func:`run`, BadRequest and
+    NotAcceptable as :func:`results.negotiate`, ResultTooLarge past ``max_bytes``.
     """
     seen: Inspection = inspect(text, options.get("service_allowlist", ()))
     media_type = negotiate(seen.kind, accept, fmt) if seen.kind else None
+    max_bytes = options.pop("max_bytes", None)
     answer = _execute(store, text, own_dataset=seen.names_dataset, **options)
     if answer.kind != seen.kind:  # not a form we read (the engine parsed what we could not): negotiate now
         media_type = negotiate(answer.kind, accept, fmt)
-    return media_type, serialize(answer, media_type)
+    return media_type, serialize(answer, media_type, max_bytes)
 
 
 def _execute(

@@ -1,4 +1,9 @@
-"""/health: is the server loaded, are its workers up, and does its store (embedded or remote) answer."""
+"""/health: is the server loaded, are its workers up, and does its store (embedded or remote) answer.
+
+200 with "status": "ok", or "degraded" with its "reasons" when requests wait for a busy pool (query or validation);
+503 "unavailable" with its reasons when no request can be served (the store process stopped, no worker running, the
+remote store silent).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,6 @@ bp = Blueprint("health", __name__)
 def health():
     body = runtime().status()
     response = jsonify(body)
-    response.status_code = 200 if body["status"] == "ok" else 503
+    response.status_code = 503 if body["status"] == "unavailable" else 200
     response.headers["Cache-Control"] = "no-store"
     return response
