@@ -469,11 +469,12 @@ def test_the_level_is_the_one_the_matter_names_when_it_differs_from_the_holder()
     assert assignments(result) == {("专利奖励", K, F, K, "一", "县区级专利奖励，确认为市级财政事权，由县区承担支出责任。")}
 
 
-def test_a_missing_document_number_asks_for_an_override():
+def test_a_missing_document_number_is_noted_unknown_and_the_flag_still_supplies_it():
     text = read_plan(JIANGBIN).replace("江政办〔2025〕4号", "")
-    with pytest.raises(BadInput, match="document_number"):
-        extract.extract(text)
-    result = extract.extract(text, overrides={"document_number": "江政办〔2025〕4号"})
+    result = extract.extract(text)
+    assert result.graph.value(result.plan, SQ.documentNumber) is None
+    assert any("--document-number" in message for _line, message in result.notes)
+    result = extract.extract(text, overrides={"document_number": "江政办﹝2025﹞4号"})
     assert result.plan == iri("plan/jiangbin-jiangzhengban-2025-4")
 
 
@@ -510,12 +511,12 @@ def test_level_pair_override_names_the_levels_divided(pair, levels):
 
 
 def test_an_unknown_override_is_refused():
-    with pytest.raises(BadInput, match="unknown override colour"):
+    with pytest.raises(BadInput, match="unknown option colour"):
         extract.extract(read_plan(JIANGBIN), overrides={"colour": "red"})
 
 
 def test_a_level_pair_naming_no_levels_is_refused():
-    with pytest.raises(BadInput, match="level pair"):
+    with pytest.raises(BadInput, match="--level-pair"):
         extract.extract(read_plan(JIANGBIN), overrides={"level_pair": "甲与乙"})
 
 
@@ -540,3 +541,176 @@ def test_extraction_passes_the_shapes(name, with_known, known, schema):
     data = result.graph + known if with_known else result.graph
     report = validation.validate_graph(data, *schema)
     assert report.conforms, report.text()
+
+
+# --- plans as published on government sites (issue 15) ---------------------------------------------------------
+
+WEB_COPY = "qinglan-web-copy.txt"  # no 文号, a ﹝﹞ citation, a referral section, a last section cut short
+WEB_PLAN = iri("plan/qinglan-zhishichanquan-2099-03-14")  # jurisdiction 青岚市, field 知识产权, date line 2099年3月14日
+
+
+@pytest.fixture(scope="module")
+def web_copy(known):
+    return extract.extract(read_plan(WEB_COPY), known=known)
+
+
+def test_a_plan_without_a_document_number_gets_an_iri_from_jurisdiction_field_and_date(web_copy):
+    assert web_copy.plan == WEB_PLAN
+    assert web_copy.graph.value(WEB_PLAN, SQ.documentNumber) is None
+
+
+def test_an_unknown_document_number_is_said_in_both_languages(web_copy):
+    notes = {n.language: str(n) for n in web_copy.graph.objects(WEB_PLAN, SKOS.editorialNote) if "文号" in n}
+    assert notes["zh"].startswith("文号不详") and notes["en"].startswith("Document number (文号) unknown")
+
+
+def test_a_parent_cited_in_small_form_brackets_keeps_its_based_on_link(web_copy):
+    parent = web_copy.graph.value(WEB_PLAN, SQ.basedOn)
+    assert parent == iri("plan/ganling-ganlingzhengbanfa-2099-44")
+    assert web_copy.graph.value(parent, SQ.documentNumber) == Literal("甘岭政办发〔2099〕44号")
+
+
+def test_every_section_and_sentence_left_over_is_reported_with_why(web_copy):
+    assert [(left.line, left.text, left.reason) for left in web_copy.leftovers] == [
+        (25, "（三）知识产权保护", "section"),
+        (27, "知识产权保护相关事项，按照青岚市市场监管领域财政事权和支出责任划分改革方案执行。", "referral"),
+        (33, "县区级知识产权公共服务体系建设，确认为县区财政事权，由县区承", "cut-off"),
+    ]
+
+
+def test_a_ruling_cut_off_before_its_payer_makes_no_assignment(web_copy):
+    county = iri("assignment/qinglan-zhishichanquan-2099-03-14/zhishichanquan-gonggong-fuwu-tixi-jianshe/county")
+    city = iri("assignment/qinglan-zhishichanquan-2099-03-14/zhishichanquan-gonggong-fuwu-tixi-jianshe/city")
+    assert (county, None, None) not in web_copy.graph and (city, RDF.type, SQ.Assignment) in web_copy.graph
+
+
+def test_a_lead_in_is_trimmed_so_the_matter_of_the_haidong_plan_is_reused(web_copy):
+    city = iri("assignment/qinglan-zhishichanquan-2099-03-14/zhuanli-jiangli/city")
+    assert web_copy.graph.value(city, SQ.matter) == iri("matter/zhuanli-jiangli")
+    assert any(line == 21 and "按照统一部署自主实施的" in message for line, message in web_copy.notes)
+
+
+def test_a_new_matter_like_a_known_one_is_reported_as_a_near_match(known):
+    result = extract.extract(SHORT_PLAN.format("市级专利奖励资金管理，确认为市级财政事权，由市级承担支出责任。"), known=known)
+    assert any("near match" in message and "专利奖励" in message for _line, message in result.notes)
+
+
+@pytest.mark.parametrize("number", ["青政办﹝2099﹞7号", "青政办[2099]7号", "青政办（2099）7号", "青政办(2099)7号",
+                                    "青政办【2099】7号", "青政办〔2099〕7号"])
+def test_every_bracket_form_of_a_document_number_is_read_in_the_text_and_the_flag(number):
+    text = f"{number}\n\n" + read_plan(WEB_COPY)
+    assert extract.extract(text).plan == iri("plan/qinglan-qingzhengban-2099-7")
+    flagged = extract.extract(read_plan(WEB_COPY), overrides={"document_number": number})
+    assert flagged.graph.value(flagged.plan, SQ.documentNumber) == Literal("青政办〔2099〕7号")
+
+
+def test_a_document_number_0_is_refused_saying_numbers_start_at_1():
+    with pytest.raises(BadInput, match="--document-number.*serial number is 0.*from 1"):
+        extract.extract(read_plan(WEB_COPY), overrides={"document_number": "青政办〔2099〕0号"})
+
+
+def test_a_document_number_0_in_the_text_is_left_out_with_the_reason():
+    text = "青政办〔2099〕0号\n\n" + read_plan(WEB_COPY)
+    result = extract.extract(text)
+    assert result.plan == WEB_PLAN
+    assert any(line == 1 and "serial number is 0" in message for line, message in result.notes)
+
+
+def test_a_text_without_title_or_number_is_read_and_says_so():
+    text = "二、主要内容\n（一）知识产权保护\n市级知识产权执法，确认为市级财政事权，由市级承担支出责任。\n" \
+           "县区级知识产权执法，确认为县区财政事权，由县区承担支出责任。\n"
+    result = extract.extract(text)
+    assert result.graph.value(result.plan, DCTERMS.title) is None
+    assert re.fullmatch(r"https://w3id\.org/shiquan/id/plan/[0-9a-f]{10}", str(result.plan))
+    assert any("--title" in message for _line, message in result.notes)
+    assert "标题不详" in " ".join(map(str, result.graph.objects(result.plan, SKOS.editorialNote)))
+
+
+# --- the command line: extract --strict and --review, add ----------------------------------------------------
+
+@pytest.fixture
+def runner():
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+def test_extract_strict_exits_1_naming_each_leftover_file_and_line(runner, tmp_path):
+    from shiquan.cli import main
+
+    path = PLANS / WEB_COPY
+    result = runner.invoke(main, ["extract", "--strict", str(path), "-o", str(tmp_path / "q.ttl")])
+    assert result.exit_code == 1
+    assert f"{path}:25: no assignment (a section" in result.stderr
+    assert f"{path}:27: no assignment (a referral" in result.stderr
+    assert f"{path}:33: no assignment (the sentence is cut off" in result.stderr
+
+
+def test_extract_flag_with_a_bad_document_number_exits_2_naming_the_flag(runner, tmp_path):
+    from shiquan.cli import main
+
+    result = runner.invoke(main, ["extract", str(PLANS / WEB_COPY), "--document-number", "青政办7号"])
+    assert result.exit_code == 2 and "--document-number '青政办7号' is not a 文号" in result.stderr
+
+
+def test_extract_review_markdown_shows_each_ruling_with_its_decisions(runner, tmp_path):
+    from shiquan.cli import main
+
+    review = tmp_path / "review.md"
+    result = runner.invoke(main, ["extract", str(PLANS / WEB_COPY), "-o", str(tmp_path / "q.ttl"), "--review", str(review)])
+    assert result.exit_code == 0, result.stderr
+    text = review.read_text(encoding="utf-8")
+    assert "| 21 | 市级按照全市统一部署自主实施的专利奖励，确认为市级财政事权，由市级承担支出责任。 |" in text
+    assert "reused once its lead-in was trimmed 按照统一部署自主实施的 (matter/zhuanli-jiangli)" in text
+    assert "holder 县区 → 县级; payer 由县区承担支出责任 → 县级" in text
+    assert f"{WEB_COPY}:27: a referral" in text
+
+
+def test_extract_review_html_reads_in_chromium(runner, tmp_path):
+    import subprocess
+
+    from shiquan.cli import main
+
+    review = tmp_path / "review.html"
+    runner.invoke(main, ["extract", str(PLANS / WEB_COPY), "-o", str(tmp_path / "q.ttl"), "--review", str(review)])
+    dom = subprocess.run(
+        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", review.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert "<td>市级按照全市统一部署自主实施的专利奖励，确认为市级财政事权，由市级承担支出责任。</td>" in dom
+    assert "cut off" in dom and "县区级知识产权公共服务体系建设，确认为县区财政事权，由县区承" in dom
+
+
+def test_add_writes_the_plan_under_its_slug_and_refuses_it_twice_without_replace(runner, tmp_path):
+    import shutil
+
+    from shiquan.cli import main
+
+    folder = tmp_path / "data"
+    shutil.copytree(DATA, folder)
+    first = runner.invoke(main, ["add", str(PLANS / WEB_COPY), "--data", str(folder)])
+    assert first.exit_code == 0, first.stderr
+    added = folder / "qinglan-zhishichanquan-2099-03-14.ttl"
+    assert (WEB_PLAN, RDF.type, SQ.Plan) in Graph().parse(added)
+    again = runner.invoke(main, ["add", str(PLANS / WEB_COPY), "--data", str(folder)])
+    assert again.exit_code == 2 and "already in the data" in again.stderr and "--replace" in again.stderr
+    replaced = runner.invoke(main, ["add", str(added), "--data", str(folder), "--replace"])
+    assert replaced.exit_code == 0, replaced.stderr
+
+
+def test_add_refuses_a_plan_that_violates_the_shapes_with_the_report(runner, tmp_path):
+    import shutil
+
+    from shiquan.cli import main
+
+    folder = tmp_path / "data"
+    shutil.copytree(DATA, folder)
+    bad = tmp_path / "bad.ttl"
+    bad.write_text(
+        "@prefix sq: <https://w3id.org/shiquan/ontology#> .\n"
+        "<https://w3id.org/shiquan/id/plan/ceshi-2099> a sq:Plan .\n"
+        "<https://w3id.org/shiquan/id/assignment/ceshi-2099/a/city> a sq:Assignment ;\n"
+        "    sq:statedIn <https://w3id.org/shiquan/id/plan/ceshi-2099> .\n", encoding="utf-8")
+    result = runner.invoke(main, ["add", str(bad), "--data", str(folder)])
+    assert result.exit_code == 1 and "PlanShape-documentNumberOrNote" in result.stderr
+    assert not (folder / "ceshi-2099.ttl").exists()

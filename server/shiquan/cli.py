@@ -215,31 +215,69 @@ def assets_command() -> None:
     click.echo(f"YASGUI {assets.YASGUI['version']} in {folder}")
 
 
+def plan_options(command):
+    """The options that supply what a plan's text leaves out, shared by ``extract`` and ``add``."""
+    for option in reversed([
+        click.option("--document-number", help="文号, when the text lacks it (e.g. 东政办〔2024〕96号; 〔〕 ﹝﹞ [] （） () 【】 are read)."),
+        click.option("--title", help="The plan's title, when the text lacks it."),
+        click.option("--date", help="Issue date, YYYY-MM-DD or 2024年12月31日."),
+        click.option("--issuer", help="Issuing body, e.g. 海东市人民政府办公室."),
+        click.option("--jurisdiction", help="Division the plan applies to, e.g. 海东市 (or a division IRI)."),
+        click.option("--level-pair", help="Levels divided between, e.g. 市与县区, 省与市县, 中央与地方."),
+        click.option("--field", help="Policy field, e.g. 知识产权."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _report_extraction(plan_text: Path, result) -> bool:
+    """Print what the text lacked, the near matches and every left-over section and sentence (FILE:LINE, why)
+    on standard error; True when something was left over."""
+    from shiquan.extract.build import REASONS
+
+    assignments = len(set(result.graph.subjects(RDF.type, SQ.Assignment)))
+    click.echo(f"shiquan: {plan_text}: {assignments} assignments of {result.plan}", err=True)
+    for line, message in result.notes:
+        click.echo(f"{plan_text}:{line}: {message}" if line else f"{plan_text}: {message}", err=True)
+    for left in result.leftovers:
+        click.echo(f"{plan_text}:{left.line}: no assignment ({REASONS[left.reason]}): {left.text}", err=True)
+    return bool(result.leftovers)
+
+
+def _write_review(review_path: Path, plan_text: Path, result, known) -> None:
+    """Write the review as HTML or Markdown, by the file's suffix. Raises BadInput for another suffix."""
+    from shiquan.extract import review
+
+    if review_path.suffix not in (".html", ".htm", ".md"):
+        raise BadInput(f"--review {review_path}: give a .html or .md file")
+    render = review.markdown if review_path.suffix == ".md" else review.html
+    review_path.write_text(render(result, plan_text.name, known), encoding="utf-8")
+
+
 @main.command(name="extract")
 @click.argument("plan_texts", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Turtle file to write (default: standard output); with several texts, a folder, one PLAN.ttl per text.")
-@click.option("--strict", is_flag=True, help="Exit 1 when a sentence of the main content became no assignment.")
-@click.option("--document-number", help="文号, when the text lacks it (e.g. 东政办〔2024〕96号).")
-@click.option("--title", help="The plan's title, when the text lacks it.")
-@click.option("--date", help="Issue date, YYYY-MM-DD or 2024年12月31日.")
-@click.option("--issuer", help="Issuing body, e.g. 海东市人民政府办公室.")
-@click.option("--jurisdiction", help="Division the plan applies to, e.g. 海东市 (or a division IRI).")
-@click.option("--level-pair", help="Levels divided between, e.g. 市与县区, 省与市县, 中央与地方.")
-@click.option("--field", help="Policy field, e.g. 知识产权.")
+@click.option("--strict", is_flag=True, help="Exit 1 when a section or sentence of the main content became no assignment.")
+@click.option("--review", "review_path", type=click.Path(path_type=Path), help="Write FILE.html or FILE.md showing each ruling beside its sentence with every decision (one text only).")
+@plan_options
 @click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path), help="Graph of existing matters and plans to reuse (default: the project's data).")
 @PROGRESS
-def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: bool, data_paths: tuple[Path, ...], progress: bool | None, **overrides) -> None:
+def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: bool, review_path: Path | None,
+                    data_paths: tuple[Path, ...], progress: bool | None, **overrides) -> None:
     """Read plan texts (UTF-8 or GB18030) and write each as a graph in the Shiquan vocabulary.
 
-    Prints every sentence of the main content that became no assignment (FILE:LINE) on standard error.
-    With several texts, each is extracted on its own (the options apply to all of them) into the folder
-    given with -o, and a text that cannot be read as a plan does not stop the others.
-    Exit 0, 1 with --strict when a sentence is left over, 2 when a text cannot be read as a plan.
+    Prints on standard error what the text lacked (a 文号, a title) and every section and sentence of the
+    main content that became no assignment, as FILE:LINE with why (a referral, a sentence cut off, a
+    template not understood). With several texts, each is extracted on its own (the options apply to all
+    of them) into the folder given with -o, and a text that cannot be read as a plan does not stop the others.
+    Exit 0, 1 with --strict when anything is left over, 2 when a text cannot be read as a plan.
     """
     from shiquan import extract
 
     if len(plan_texts) > 1 and (output is None or output.is_file()):
         _fail(BadInput("with several plan texts, give -o a folder to write one PLAN.ttl per text"))
+    if len(plan_texts) > 1 and review_path is not None:
+        _fail(BadInput("--review takes one plan text"))
     settings = config.settings({"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None)
     try:
         known = loading.union(loading.read_paths(settings["DATA_PATHS"]).values())
@@ -257,8 +295,10 @@ def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: b
             except OSError as exc:
                 raise loading.unreadable(plan_text, exc) from exc
             result = extract.extract(extract.read_text(raw), known=known, overrides=given)
+            if review_path is not None:
+                _write_review(review_path, plan_text, result, known)
         except ShiquanError as exc:
-            named = str(exc) if str(plan_text) in str(exc) else f"{plan_text}: {exc}"
+            named = str(exc) if str(plan_text) in str(exc) or str(exc).startswith("--") else f"{plan_text}: {exc}"
             click.echo(f"shiquan: {named}", err=True)
             failed = True
             continue
@@ -269,11 +309,7 @@ def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: b
             target = output / (plan_text.name.split(".")[0] + ".ttl") if len(plan_texts) > 1 else output
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(turtle, encoding="utf-8")
-        assignments = len(set(result.graph.subjects(RDF.type, SQ.Assignment)))
-        click.echo(f"shiquan: {plan_text}: {assignments} assignments of {result.plan}", err=True)
-        for line, sentence in result.uncovered:
-            click.echo(f"{plan_text}:{line}: no assignment: {sentence}", err=True)
-        leftover = leftover or bool(result.uncovered)
+        leftover = _report_extraction(plan_text, result) or leftover
     if bar is not None:
         bar("extracting plans", len(plan_texts), len(plan_texts))
         bar.close()
@@ -281,6 +317,45 @@ def extract_command(plan_texts: tuple[Path, ...], output: Path | None, strict: b
         sys.exit(2)
     if strict and leftover:
         sys.exit(1)
+
+
+@main.command(name="add")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Data folder to add the plan to (default: the project's data folder).")
+@click.option("--replace", is_flag=True, help="Overwrite the plan when it is already in the data folder.")
+@click.option("--strict", is_flag=True, help="Refuse a text with a section or sentence of the main content left over.")
+@plan_options
+def add_command(plan_file: Path, data_dir: Path | None, replace: bool, strict: bool, **overrides) -> None:
+    """Add a plan (its text, extracted, or PLAN.ttl) to the data folder as SLUG.ttl, once it validates.
+
+    The plan is validated with every file of the folder, so that the matters it reuses resolve. Exit 0
+    when added, 1 when it violates the shapes (the report on standard error) or, with --strict, when
+    something was left over; 2 when the file cannot be read as a plan or the plan is already in the
+    folder (give --replace).
+    """
+    from shiquan.extract import adding
+
+    settings = config.settings()
+    folder = data_dir or Path(settings["DATA_PATHS"][0])
+    given = {k: v for k, v in overrides.items() if v}
+    try:
+        candidate = adding.prepare(plan_file, folder, given, replace=replace)
+        if candidate.extraction is not None and _report_extraction(plan_file, candidate.extraction) and strict:
+            click.echo(f"shiquan: {plan_file}: not added: sections or sentences were left over (--strict)", err=True)
+            sys.exit(1)
+        report = adding.check(candidate, folder, settings)
+    except ShiquanError as exc:
+        named = str(exc) if str(plan_file) in str(exc) or str(exc).startswith("--") else f"{plan_file}: {exc}"
+        click.echo(f"shiquan: {named}", err=True)
+        sys.exit(2)
+    if not report.conforms:
+        click.echo(report.text(), err=True)
+        click.echo(f"shiquan: {plan_file}: not added: the plan and the data violate the shapes", err=True)
+        sys.exit(1)
+    if report.results:
+        click.echo(report.text(), err=True)
+    target = adding.write(candidate)
+    click.echo(f"shiquan: added {candidate.plan} as {target}", err=True)
 
 
 @main.command(name="export")

@@ -10,6 +10,7 @@ nor with each other, and reusing what ``known`` already names.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
 from shiquan.errors import BadInput
-from shiquan.extract.matters import DEPARTMENTS, VERBS_BEFORE, Matters, Phrase, key, slug
+from shiquan.extract.matters import DEPARTMENTS, VERBS_BEFORE, Matters, Phrase, joined_pinyin, key, slug
 from shiquan.extract.metadata import (
     CITATION,
+    FLAGS,
     NOTICE_TITLE,
     PLAN_TITLE,
     body_slug,
@@ -35,6 +37,7 @@ from shiquan.extract.metadata import (
     pair_in,
     parse_date,
     plan_slug_for,
+    zero_number_reason,
 )
 from shiquan.extract.rulings import LEVEL_NAMES, RANK, Clause, clauses, covered_levels, note, pair_levels, rulings
 from shiquan.extract.text import (
@@ -53,19 +56,70 @@ from shiquan.extract.text import (
 from shiquan.vocab import ID, PREFIXES, SEGMENT_RE, SQ, mint
 
 
+# Why a part of the main content became no assignment.
+REASONS = {
+    "section": "a section of the main content with no ruling",
+    "referral": "a referral (按照…执行): the matters are ruled elsewhere",
+    "cut-off": "the sentence is cut off before its end (。): the text may be truncated",
+    "no-matter": "a ruling, but no matter could be read before 确认为",
+    "not-understood": "no ruling template understood (…，确认为X财政事权，由X承担支出责任。)",
+}
+_REFERRAL = re.compile(r"(?:按照?|参照|依照|根据)[^。；]{2,80}?(?:执行|办理)[。；]?$")
+
+
+@dataclass
+class Leftover:
+    """A section or sentence of the main content that became no assignment: its line, its text and why
+    (a key of ``REASONS``)."""
+
+    line: int
+    text: str
+    reason: str
+
+
+@dataclass
+class MatterDecision:
+    """How one matter phrase of a ruling was read: ``status`` is reused, trimmed (reused once its lead-in
+    was trimmed), new, near-match (new, but like a matter already named) or twice (named twice in the list)."""
+
+    printed: str
+    label: str
+    node: URIRef
+    status: str
+    detail: str = ""
+
+
+@dataclass
+class Decision:
+    """One ruling beside its sentence, with what the extractor decided: matters, levels, payers, shares."""
+
+    clause: Clause
+    line: int
+    matters: list[MatterDecision] = field(default_factory=list)
+    made: list[URIRef] = field(default_factory=list)
+
+
 @dataclass
 class Extraction:
     """What ``extract`` read from a plan.
 
     ``graph`` holds the plan in the project's vocabulary (instance IRIs minted by
     ``vocab.mint``, no blank nodes), without repeating what ``known`` already says;
-    ``plan`` is the plan's IRI; ``uncovered`` lists (line, sentence) for each sentence of
-    the main content that became no assignment.
+    ``plan`` is the plan's IRI; ``leftovers`` lists each section and sentence of the main
+    content that became no assignment, with why; ``notes`` says (line or None, message) what
+    the text lacked and how it was read; ``decisions`` holds each ruling for review.
     """
 
     graph: Graph
     plan: URIRef
-    uncovered: list[tuple[int, str]] = field(default_factory=list)
+    leftovers: list[Leftover] = field(default_factory=list)
+    notes: list[tuple[int | None, str]] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def uncovered(self) -> list[tuple[int, str]]:
+        """(line, sentence) for each sentence of the main content that became no assignment."""
+        return [(left.line, left.text) for left in self.leftovers if left.reason != "section"]
 
 
 class Builder:
@@ -138,9 +192,13 @@ def extract(text: str, *, known: Graph | None = None, overrides: Mapping[str, An
     2024年12月31日), issuer, jurisdiction (a name such as 海东市, or a division IRI), level_pair
     (such as 市与县区) and field (such as 知识产权).
 
-    Raises BadInput when the text states no ruling (it is not a plan of this genre), when a
-    document number, title or level pair is neither in the text nor in ``overrides``, and for
-    unknown or malformed overrides.
+    Nothing is invented: without a 文号 the plan has no sq:documentNumber, a note says it is unknown and
+    its IRI is made from its jurisdiction, field and date (a hash of the text when these are missing);
+    without a title it has no dcterms:title and a note says so. A ruling cut off before its payer is
+    not read. Each is said in ``Extraction.notes``, naming the command-line flag that supplies it.
+
+    Raises BadInput when the text states no ruling (it is not a plan of this genre), when no level
+    pair is in the text, its rulings or ``overrides``, and for unknown or malformed overrides.
     """
     known = known if known is not None else Graph()
     given = check_overrides(overrides)
@@ -156,6 +214,8 @@ class _Extraction:
         self.paras = paragraphs(text)
         self.builder = Builder(known)
         self.graph = self.builder.graph
+        self.notes: list[tuple[int | None, str]] = []
+        self.decisions: list[Decision] = []
 
     def run(self) -> Extraction:
         """Raises BadInput as ``extract`` says."""
@@ -167,7 +227,7 @@ class _Extraction:
         self.provisions()
         self.assignments()
         self.subordination()
-        return Extraction(self.graph, self.plan, self.uncovered())
+        return Extraction(self.graph, self.plan, self.leftovers(), self.notes, self.decisions)
 
     # ----------------------------------------------------------------------------------------
     # Where the plan's own text begins and ends
@@ -206,11 +266,13 @@ class _Extraction:
     def find_rulings(self) -> None:
         """The rulings, section by section. Raises BadInput when there is none."""
         self.clauses: list[Clause] = []
+        self.cut: set[tuple[int, int]] = set()
         self.sentences: dict[int, tuple[Section | None, list[tuple[int, int]]]] = {}
         for section in self.root.walk():
             for para in section.paras:
                 found, spans = clauses(para, section if section.kind else None)
-                self.clauses += found
+                self.clauses += [c for c in found if not c.cut_off]
+                self.cut |= {(para.index, c.sentence[0]) for c in found if c.cut_off}
                 self.sentences[para.index] = (section, spans)
         if not self.clauses:
             raise BadInput(
@@ -223,10 +285,9 @@ class _Extraction:
     # ----------------------------------------------------------------------------------------
 
     def metadata(self) -> None:
-        """The plan's notice, 文号, title, level pair, issuer, date, jurisdiction, IRI and field.
+        """The plan's notice, 文号, title, level pair, issuer, date, jurisdiction, field and IRI.
 
-        Raises BadInput when the document number, title or level pair is neither in the text nor
-        given, or when no plan IRI can be spelt from the document number.
+        Raises BadInput when no level pair is in the text, its rulings or the options.
         """
         self.front_text = [p.canon for p in self.front]
         self.read_notice()
@@ -236,9 +297,10 @@ class _Extraction:
         self.read_issuer()
         self.read_date()
         self.read_jurisdiction()
-        field_name = self.given.get("field") or field_in(self.title, self.jurisdiction_name)
+        field_name = self.given.get("field") or (field_in(self.title, self.jurisdiction_name) if self.title else None)
         self.field_name = field_name
         self.policy_field = self.builder.named(SQ.PolicyField, "field", field_name) if field_name else None
+        self.mint_plan()
 
     def read_notice(self) -> None:
         """The notice's title: one line, else two lines that a break has parted."""
@@ -255,14 +317,22 @@ class _Extraction:
                 break
 
     def read_number(self) -> None:
+        """The 文号 given or in the front matter; none (and a note why) when neither has a valid one."""
+        docnum = None
         if "document_number" in self.given:
             docnum = document_number(str(self.given["document_number"]))
-        else:
-            docnum = next((found for p in self.front if (found := document_number(p.canon, cited=False))), None)
+        for para in self.front if docnum is None else []:
+            found = document_number(para.canon, cited=False)
+            if found and found[3] == "0":
+                self.notes.append((para.lines[0], f"{found[0]} is not a 文号: {zero_number_reason()}"))
+            elif found:
+                docnum = found
+                break
         if docnum is None:
-            raise BadInput(
-                "no document number (文号 such as 东政办〔2024〕96号) in the text; supply overrides['document_number']"
-            )
+            self.number, self.prefix, self.year, self.num = None, "", "", ""
+            self.notes.append((None, "no 文号 in the text: sq:documentNumber is left out and a note says it is "
+                               f"unknown (give {FLAGS['document_number']} if the document has one)"))
+            return
         self.number, self.prefix, self.year, self.num = docnum
 
     def read_title(self) -> None:
@@ -279,14 +349,15 @@ class _Extraction:
                 None,
             )
             title = heading or cited or self.notice_what
-        if not title:
-            raise BadInput("no title (a heading or 《…》 naming the plan) in the text; supply overrides['title']")
-        self.title = WS.sub("", str(title))
+        self.title = WS.sub("", str(title)) if title else None
+        if self.title is None:
+            self.notes.append((None, "no title (a heading or 《…》 naming the plan) in the text: dcterms:title is "
+                               f"left out and a note says so (give {FLAGS['title']})"))
 
     def read_pair(self) -> None:
         pair_text = (
             self.given.get("level_pair")
-            or pair_in(self.title)
+            or (pair_in(self.title) if self.title else None)
             or (pair_in(self.notice_title) if self.notice_title else None)
         )
         if pair_text is None:
@@ -303,7 +374,9 @@ class _Extraction:
                     if level not in exclusive:
                         exclusive.append(level)
             if len(exclusive) != 2:
-                raise BadInput("no level pair (such as 市与县区) in the title or text; supply overrides['level_pair']")
+                raise BadInput(
+                    f"no level pair (such as 市与县区) in the title or text; give {FLAGS['level_pair']}"
+                )
             pair = sorted(exclusive, key=lambda lv: RANK[lv])
         self.pair_text = pair_text
         self.pair = sorted(pair, key=lambda lv: RANK[lv])
@@ -345,18 +418,33 @@ class _Extraction:
             else:
                 self.jurisdiction_name = value
         else:
-            self.jurisdiction_name = jurisdiction_name(self.title, self.issuer_name, self.prefix, self.pair)
+            self.jurisdiction_name = jurisdiction_name(self.title or "", self.issuer_name, self.prefix, self.pair)
+        self.jurisdiction_slug = ""
         if self.jurisdiction is not None:
-            jurisdiction_slug = str(self.jurisdiction).rsplit("/", 1)[-1]
+            self.jurisdiction_slug = str(self.jurisdiction).rsplit("/", 1)[-1]
         elif self.jurisdiction_name:
-            jurisdiction_slug = division_slug(self.jurisdiction_name)
+            self.jurisdiction_slug = division_slug(self.jurisdiction_name)
             self.jurisdiction = self.builder.named(
                 SQ.AdministrativeDivision, "division", self.jurisdiction_name,
-                {SQ.level: division_level(self.jurisdiction_name, self.pair[0])}, iri_slug=jurisdiction_slug,
+                {SQ.level: division_level(self.jurisdiction_name, self.pair[0])}, iri_slug=self.jurisdiction_slug,
             )
+
+    def mint_plan(self) -> None:
+        """The plan's IRI: its jurisdiction and 文号 in pinyin; without a 文号, its jurisdiction, field and
+        date (haidong-zhishichanquan-2024-12-31), a hash of its title or text standing in for what is missing.
+
+        Raises BadInput when no plan IRI can be spelt from the document number.
+        """
+        if self.number is not None:
+            self.plan_slug = plan_slug_for(self.jurisdiction_slug, self.prefix, self.year, self.num)
         else:
-            jurisdiction_slug = ""
-        self.plan_slug = plan_slug_for(jurisdiction_slug, self.prefix, self.year, self.num)
+            digest = hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:10]
+            named = joined_pinyin(self.field_name) if self.field_name else None
+            if named is None and self.title:
+                named = hashlib.sha256(self.title.encode("utf-8")).hexdigest()[:8]
+            dated = self.date.isoformat() if self.date else digest
+            parts = [self.jurisdiction_slug, named, dated] if (self.jurisdiction_slug or named) else [digest]
+            self.plan_slug = "-".join(part for part in parts if part)
         if not SEGMENT_RE.match(self.plan_slug):
             raise BadInput(f"cannot spell a plan IRI from the document number {self.number!r}")
         self.plan = mint("plan", self.plan_slug)
@@ -368,8 +456,11 @@ class _Extraction:
     def describe_plan(self) -> None:
         graph, plan = self.graph, self.plan
         graph.add((plan, RDF.type, SQ.Plan))
-        graph.add((plan, DCTERMS.title, Literal(self.title, lang="zh")))
-        graph.add((plan, SQ.documentNumber, Literal(self.number)))
+        if self.title:
+            graph.add((plan, DCTERMS.title, Literal(self.title, lang="zh")))
+        if self.number:
+            graph.add((plan, SQ.documentNumber, Literal(self.number)))
+        self.note_unknowns()
         if self.date:
             graph.add((plan, DCTERMS.issued, Literal(self.date.isoformat(), datatype=XSD.date)))
         issuer_name = self.issuer_name
@@ -395,8 +486,24 @@ class _Extraction:
             "Extracted from the plan's text by shiquan extract; not yet checked by hand.",
             "由 shiquan extract 从方案原文自动抽取，尚未经人工核对。",
         )
-        if self.notice_title:
+        if self.notice_title and self.number:
             self.describe_notice()
+
+    def note_unknowns(self) -> None:
+        """Notes, in both languages, on a 文号 or title that the text does not give."""
+        if not self.number:
+            note(
+                self.graph, self.plan,
+                "Document number (文号) unknown: the text as published gives none, so sq:documentNumber is left out. "
+                f"The plan's IRI is made from what the text gives ({self.plan_slug}).",
+                f"文号不详：所据原文未载明文号，故未记录 sq:documentNumber。本方案的 IRI 由原文所载信息生成（{self.plan_slug}）。",
+            )
+        if not self.title:
+            note(
+                self.graph, self.plan,
+                "Title unknown: the text as published gives none, so dcterms:title is left out.",
+                "标题不详：所据原文未载明标题，故未记录 dcterms:title。",
+            )
 
     def describe_notice(self) -> None:
         graph = self.graph
@@ -418,7 +525,8 @@ class _Extraction:
                 cited_number = document_number(m.group("docnum"))
                 if cited_number is None or cited_number[0] == self.number:
                     continue
-                parent = cited_plan(self.builder, m.group("title"), cited_number, self.number)
+                citing = self.number or self.title or self.plan_slug
+                parent = cited_plan(self.builder, m.group("title"), cited_number, citing)
                 if parent is not None:
                     self.graph.add((self.plan, SQ.basedOn, parent))
 
@@ -494,6 +602,7 @@ class _Extraction:
         self.assigned: dict[tuple[URIRef, URIRef], URIRef] = {}
         self.covered: set[tuple[int, int]] = set()
         self.clause_matters: list[list[tuple[URIRef, Phrase]]] = []
+        self.minted: set[URIRef] = set()
         for clause in self.clauses:
             self.assign(clause)
         if not self.assigned:
@@ -509,7 +618,9 @@ class _Extraction:
         # Items without level words of their own take those of the first item (市级A，B，…).
         first = phrases[0].prefix_levels if phrases else []
         list_level = first if len(first) == 1 else []
-        found, twins = self.read_matters(clause, phrases)
+        decision = Decision(clause, clause.para.lines[clause.sentence[0]])
+        self.decisions.append(decision)
+        found, twins = self.read_matters(clause, phrases, decision)
         self.clause_matters.append(found)
         made: dict[URIRef, list[URIRef]] = {}
         allowed = covered_levels(self.pair)
@@ -521,6 +632,7 @@ class _Extraction:
                     self.note_repeated(clause, self.assigned[(node, level)])
                     continue
                 made.setdefault(node, []).append(assignment)
+                decision.made.append(assignment)
                 if not clause.payer_stated:
                     note(
                         graph, assignment,
@@ -540,9 +652,10 @@ class _Extraction:
             self.covered.add((clause.para.index, clause.sentence[0]))
 
     def read_matters(
-        self, clause: Clause, phrases: list[Phrase]
+        self, clause: Clause, phrases: list[Phrase], decision: Decision
     ) -> tuple[list[tuple[URIRef, Phrase]], list[tuple[URIRef, Phrase, Phrase]]]:
-        """The matter of each phrase, found or minted, and the phrases that name a matter already in the list."""
+        """The matter of each phrase, found or minted, and the phrases that name a matter already in the list;
+        each decision is kept in ``decision``."""
         found: list[tuple[URIRef, Phrase]] = []
         twins: list[tuple[URIRef, Phrase, Phrase]] = []
         for phrase in phrases:
@@ -553,12 +666,33 @@ class _Extraction:
             if twin is not None:
                 twins.append((twin[0], twin[1], phrase))
                 self.note_wording(twin[0], phrase)
+                decision.matters.append(MatterDecision(phrase.printed, phrase.label, twin[0], "twice", twin[1].printed))
                 continue
-            if node is None:
-                node = self.new_matter(phrase, clause.section)
+            decision.matters.append(self.matter_decision(phrase, node, clause))
+            node = decision.matters[-1].node
             self.note_wording(node, phrase)
             found.append((node, phrase))
         return found, twins
+
+    def matter_decision(self, phrase: Phrase, node: URIRef | None, clause: Clause) -> MatterDecision:
+        """Reuse the matter found, else mint one; a reuse after trimming a lead-in and a new matter like one
+        already named are said in ``notes``."""
+        line = clause.para.lines[clause.sentence[0]]
+        if node is not None and node not in self.minted:
+            if self.matters.trimmed(phrase):
+                self.notes.append((line, f"lead-in {phrase.lead_in} trimmed: {phrase.label} is the known matter {node}"))
+                return MatterDecision(phrase.printed, phrase.label, node, "trimmed", phrase.lead_in)
+            return MatterDecision(phrase.printed, phrase.label, node, "reused")
+        if node is not None:
+            return MatterDecision(phrase.printed, phrase.label, node, "new", "minted for an earlier ruling of this plan")
+        node = self.new_matter(phrase, clause.section)
+        self.minted.add(node)
+        near = self.matters.near(phrase.label)
+        if not near:
+            return MatterDecision(phrase.printed, phrase.label, node, "new")
+        like = "; ".join(f"{label} ({iri})" for label, iri in near)
+        self.notes.append((line, f"new matter {phrase.label} is a near match of {like}: check before adding"))
+        return MatterDecision(phrase.printed, phrase.label, node, "near-match", like)
 
     def new_matter(self, phrase: Phrase, section: Section | None) -> URIRef:
         graph = self.graph
@@ -659,18 +793,32 @@ class _Extraction:
             f"承担的事项为{zh}财政事权、由{zh}承担支出责任。按隶属关系合并理解，本事项在{zh}层级为{zh}财政事权。摘录为{zh}段落原句。",
         )
 
-    def uncovered(self) -> list[tuple[int, str]]:
-        """Coverage: every sentence of the main content that became no assignment, as (line, sentence)."""
-        uncovered: list[tuple[int, str]] = []
+    def leftovers(self) -> list[Leftover]:
+        """Coverage: every section and sentence of the main content that became no assignment, with why."""
+        out: list[Leftover] = []
         root, covered = self.root, self.covered
+        ruled = {id(s) for c in self.clauses if c.section is not None for s in c.section.chain}
         ruling_roots = [p.index for p in root.paras if any(c.para.index == p.index for c in self.clauses)]
         for section in [root, *self.main_parts]:
             for part in section.walk() if section.kind else [root]:
+                if part.kind is not None and id(part) not in ruled:
+                    out.append(Leftover(part.line, part.label + (part.title or ""), "section"))
                 for para in part.paras:
                     if part.kind is None and not (ruling_roots and ruling_roots[0] <= para.index <= ruling_roots[-1]):
                         continue
                     for s, e in self.sentences.get(para.index, (None, []))[1]:
                         if (para.index, s) not in covered and para.text[s:e].strip("。；，"):
-                            uncovered.append((para.lines[s], para.text[s:e]))
-        uncovered.sort()
-        return uncovered
+                            reason = self.reason(para.index, s, para.canon[s:e])
+                            out.append(Leftover(para.lines[s], para.text[s:e], reason))
+        out.sort(key=lambda left: (left.line, left.reason != "section"))
+        return out
+
+    def reason(self, para_index: int, start: int, sentence: str) -> str:
+        """Why a sentence became no assignment: a key of ``REASONS``."""
+        if (para_index, start) in self.cut or sentence[-1] not in "。！？；":
+            return "cut-off"
+        if _REFERRAL.search(sentence):
+            return "referral"
+        if any(c.para.index == para_index and c.sentence[0] == start for c in self.clauses):
+            return "no-matter"
+        return "not-understood"

@@ -70,6 +70,10 @@ _MID_LEVEL = re.compile(
     r"|(?<![在于向到至从])(?:县区|县（区）|市县|区县)"
 )
 _TRAILING = re.compile(r"(?:等事项|等)$")
+# Lead-ins that say how a level carries out a matter, not what it is: 按照统一部署自主实施的专利奖励 → 专利奖励.
+LEAD_IN = re.compile(
+    r"^(?:(?:按照|根据|依照|依据)[^，、；。的]{1,20}?)?(?:自主|自行|组织|统一|具体|负责)(?:实施|开展|组织|承担|推进)的"
+)
 _ANAPHORA = re.compile(r"^(?:上述|以上|前述|前款|本款)")
 # The matters of a level's own departments (职能部门及所属机构承担的事项), ruled by subordination.
 DEPARTMENTS = re.compile(
@@ -92,6 +96,7 @@ class Phrase:
     label: str
     variants: list[str]
     prefix_levels: list[URIRef]
+    lead_in: str = ""
 
 
 class Matters:
@@ -104,6 +109,7 @@ class Matters:
                 for label in known.objects(node, prop):
                     if isinstance(label, Literal) and label.language == "zh":
                         self.index.setdefault(key(str(label)), node)
+        self.known_keys = set(self.index)
         words = [re.escape(w) for w in sorted(_PREFIX_WORDS, key=len, reverse=True)]
         words += [_PREFIX_PLAN[lv] for lv in covered_levels(pair) if lv in _PREFIX_PLAN]
         one = "(?:" + "|".join(words) + ")"
@@ -126,14 +132,34 @@ class Matters:
         if not label:
             return None
         variants = list(dict.fromkeys([label, lead, raw, printed]))
-        return Phrase(printed, label, variants, prefix_levels)
+        lead_in = LEAD_IN.match(label)
+        phrase = Phrase(printed, label, variants, prefix_levels)
+        if lead_in and lead_in.end() < len(label):
+            phrase.lead_in = lead_in.group()
+            phrase.variants.append(label[lead_in.end() :])
+        return phrase
 
     def lookup(self, phrase: Phrase) -> URIRef | None:
+        """The known or minted matter a phrase names; a lead-in is trimmed only to match one (``trimmed``)."""
         for variant in phrase.variants:
             found = self.index.get(key(variant))
             if found is not None:
                 return found
         return None
+
+    def trimmed(self, phrase: Phrase) -> bool:
+        """Whether the phrase matches its matter only once its lead-in (按照…自主实施的) is trimmed."""
+        return bool(phrase.lead_in) and all(self.index.get(key(v)) is None for v in phrase.variants[:-1])
+
+    def near(self, label: str) -> list[tuple[str, URIRef]]:
+        """Matters already named whose label holds this one or is held in it (four characters at least)."""
+        own = key(label)
+        found: dict[URIRef, str] = {}
+        for other in self.known_keys:
+            node = self.index[other]
+            if other != own and min(len(other), len(own)) >= 4 and (other in own or own in other):
+                found.setdefault(node, other)
+        return sorted((text, node) for node, text in found.items())[:3]
 
     def split(self, text: str) -> list[Phrase]:
         """The matters a matter list names; a list that only refers back (上述事项) names none."""

@@ -27,11 +27,16 @@ if TYPE_CHECKING:
 
 OVERRIDE_KEYS = ("document_number", "title", "date", "issuer", "jurisdiction", "level_pair", "field")
 
+# The brackets sites print around a 文号's year: 〔〕, the small form ﹝﹞, [] ［］, （） () and 【】
+# (half-width parentheses are read as full-width ones, see text.CANON).
+OPEN, CLOSE = "〔﹝\\[［【（", "〕﹞\\]］】）"
+_NUMBER = rf"[{OPEN}]\s*(?:19|20)\d{{2}}\s*[{CLOSE}]\s*第?\d{{1,5}}\s*号"
 _DOCNUM = re.compile(
-    r"(?P<prefix>[\u4e00-\u9fff]{1,10}?)[〔\[［【（]\s*(?P<year>(?:19|20)\d{2})\s*[〕\]］】）]\s*第?(?P<num>\d{1,5})\s*号"
+    rf"(?P<prefix>[\u4e00-\u9fff]{{1,10}}?)[{OPEN}]\s*(?P<year>(?:19|20)\d{{2}})\s*[{CLOSE}]\s*第?(?P<num>\d{{1,5}})\s*号"
 )
-_DOCNUM_STRICT = re.compile(r"^[^\s〔〕]+〔[0-9]{4}〕[1-9][0-9]*号$")
-CITATION = re.compile(r"《(?P<title>[^》]{4,120})》（(?P<docnum>[^）]{4,30})）")
+CITATION = re.compile(rf"《(?P<title>[^》]{{4,120}})》（(?P<docnum>[^《》（）]{{1,20}}?{_NUMBER})）")
+FLAGS = {key: "--" + key.replace("_", "-") for key in
+         ("document_number", "title", "date", "issuer", "jurisdiction", "level_pair", "field")}
 PLAN_TITLE = re.compile(r"^[^，。：；《》]*财政事权[^，。：；《》]*(?:方案|意见|办法)$")
 NOTICE_TITLE = re.compile(r"^(?P<issuer>[\u4e00-\u9fff]*?)关于(?:印发|转发)(?P<what>[^，。：；]+?)的通知$")
 _PAIR_SIDE = "[中央地方省自治区市州盟县区旗乡镇（）、]"
@@ -55,11 +60,9 @@ def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = sorted(set(given) - set(OVERRIDE_KEYS))
     if unknown:
-        raise BadInput(f"unknown override {', '.join(unknown)}; use {', '.join(OVERRIDE_KEYS)}")
+        raise BadInput(f"unknown option {', '.join(unknown)}; use {', '.join(FLAGS[k] for k in OVERRIDE_KEYS)}")
     if "document_number" in given:
-        found = document_number(str(given["document_number"]))
-        if not found or not _DOCNUM_STRICT.match(found[0]):
-            raise BadInput(f"document number {given['document_number']!r} is not of the form X〔YYYY〕N号")
+        check_number_flag(str(given["document_number"]))
     if "date" in given and not isinstance(given["date"], dt.date):
         value = given["date"]
         try:
@@ -67,17 +70,45 @@ def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         except ValueError:
             parsed = parse_date(str(value))
             if parsed is None:
-                raise BadInput(f"date {value!r} is neither YYYY-MM-DD nor YYYY年M月D日") from None
+                raise BadInput(f"--date {value!r} is neither YYYY-MM-DD nor YYYY年M月D日") from None
             given["date"] = parsed
     if "level_pair" in given and not pair_levels(str(given["level_pair"])):
-        raise BadInput(f"level pair {given['level_pair']!r} names no two levels (e.g. 市与县区, 中央与地方, 省以下)")
+        raise BadInput(f"--level-pair {given['level_pair']!r} names no two levels (e.g. 市与县区, 中央与地方, 省以下)")
     return given
+
+
+def check_number_flag(value: str) -> None:
+    """Check a 文号 given with --document-number.
+
+    Raises BadInput when the value is not one 文号 (any of the brackets 〔〕 ﹝﹞ [] （） () 【】 around
+    the year) or its serial number is 0.
+    """
+    canon = "".join(value.split()).translate(CANON)
+    found = _DOCNUM.fullmatch(canon)
+    if found is None:
+        raise BadInput(
+            f"--document-number {value!r} is not a 文号: write it as printed, e.g. 东政办〔2024〕96号 "
+            "(the year may stand in 〔〕, ﹝﹞, [], （）, () or 【】)"
+        )
+    if int(found.group("num")) == 0:
+        raise BadInput(f"--document-number {value!r}: {zero_number_reason()}")
+
+
+def zero_number_reason() -> str:
+    """Why a 文号 numbered 0 is not one: the number counts an issuer's documents of the year from 1."""
+    return (
+        "the serial number is 0, but an issuer numbers its documents of each year from 1 "
+        "(东政办〔2024〕96号 is its 96th of 2024); give the number printed on the document, or leave "
+        "--document-number out when the document has none"
+    )
 
 
 def document_number(text: str, *, cited: bool = True) -> tuple[str, str, str, str] | None:
     """The first 文号 in ``text``, normalised to X〔YYYY〕N号, with its prefix, year and number.
 
-    With ``cited`` false, a number in parentheses (a citation such as 《…》（青政〔2024〕36号）) is passed over.
+    The year may stand in any bracket sites print (〔〕 ﹝﹞ [] （） () 【】). With ``cited`` false, a number in
+    parentheses (a citation such as 《…》（青政〔2024〕36号）) is passed over. A number 0 is returned as found:
+    the caller says why it is not a 文号 (``zero_number_reason``).
     """
     canon = text.translate(CANON)
     for m in _DOCNUM.finditer(canon):

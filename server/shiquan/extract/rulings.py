@@ -149,6 +149,14 @@ class Clause:
     payer_stated: bool
     shares: dict[URIRef, Decimal] | None = None
     share_note: str | None = None
+    holder_words: str = ""
+    payer_words: str = ""
+
+    @property
+    def cut_off(self) -> bool:
+        """The sentence stops before its closing 。 and before the payer is named: the text was cut short."""
+        closed = self.para.canon[self.sentence[1] - 1] in "。！？；"
+        return not closed and not self.payer_stated
 
 
 def _payer_extent(rest: str) -> tuple[int, bool]:
@@ -284,6 +292,8 @@ def clauses(para: Para, section: Section | None) -> tuple[list[Clause], list[tup
                     payer_stated=stated and bool(payers),
                     shares=shares,
                     share_note=share_note,
+                    holder_words=h.group("holder"),
+                    payer_words=rest[:payer_end] if stated else "",
                 )
             )
             clause_start = clause_end
