@@ -243,7 +243,7 @@ def test_void_gives_the_data_version_and_the_ontology_version(settings, void):
 
 @pytest.fixture(scope="module")
 def app():
-    app = create_app({"WORKERS": 0, "TESTING": True})
+    app = create_app({"WORKERS": 0, "TESTING": True, "PUBLIC_BASE_URL": "http://localhost"})
     yield app
     app.extensions["shiquan"].close()
 

@@ -20,7 +20,7 @@ SD = "http://www.w3.org/ns/sparql-service-description#"
 
 @pytest.fixture(scope="module")
 def app():
-    app = create_app({"WORKERS": 0, "TESTING": True, "MAX_BODY_BYTES": 64 * 1024, "MAX_RESULT_ROWS": 1000})
+    app = create_app({"WORKERS": 0, "TESTING": True, "PUBLIC_BASE_URL": "http://localhost", "MAX_BODY_BYTES": 64 * 1024, "MAX_RESULT_ROWS": 1000})
     yield app
     app.extensions["shiquan"].close()
 
