@@ -332,3 +332,24 @@ def test_without_a_public_base_url_absolute_urls_are_the_bound_address(app):
 def test_public_base_url_that_is_not_an_http_url_of_a_host_is_refused(base):
     with pytest.raises(BadInput, match="PUBLIC_BASE_URL"):
         public_base_url({"PUBLIC_BASE_URL": base, "HOST": "127.0.0.1", "PORT": 8000})
+
+
+def test_reader_trickling_under_the_slowest_rate_is_disconnected_and_its_thread_freed(app):
+    target = "/sparql?" + urllib.parse.urlencode({"query": BIG_ANSWER})
+    with served(app, threads=1, IDLE_TIMEOUT_S=2.0) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nAccept: text/csv\r\n\r\n".encode())
+            received, started = 0, time.perf_counter()
+            while time.perf_counter() - started < 20:  # 2.5 kB/s, under SLOWEST_READER_BYTES_PER_S (16 KiB/s)
+                try:
+                    chunk = sock.recv(512)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                received += len(chunk)
+                time.sleep(0.2)
+            assert time.perf_counter() - started < 15 and received < 32 * MIB  # cut off, long before the end
+        response, _, _ = get(port, "/health", timeout=10)  # the one thread is free again
+        assert response.status == 200

@@ -93,6 +93,9 @@ class Defaults:
     # Bytes of an answer the server buffers for one connection before waiting for its client to read (in memory,
     # never a temporary file): a slow reader holds at most this plus 256 KiB.
     OUTPUT_BUFFER_BYTES = 1024 * 1024
+    # Bytes a second a client must read of an answer waiting for it, over IDLE_TIMEOUT_S, or it is disconnected and
+    # the HTTP thread writing to it freed (a 32 MiB answer at this pace takes 34 minutes).
+    SLOWEST_READER_BYTES_PER_S = 16 * 1024
 
 
 def from_env(prefix: str = "SHIQUAN", environ: Mapping[str, str] | None = None) -> dict[str, Any]:

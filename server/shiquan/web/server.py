@@ -13,8 +13,8 @@ public endpoint needs against clients that hold connections, send too much or re
   and a request with ``Expect: 100-continue`` gets the 413 instead of ``100 Continue``.
 - **Answers.** An answer is passed to waitress in slices of OUTPUT_SLICE_BYTES, each waiting until the client has
   read the connection's buffer down to OUTPUT_BUFFER_BYTES; the buffer never spills to a temporary file, so a slow
-  reader pins at most OUTPUT_BUFFER_BYTES + OUTPUT_SLICE_BYTES of memory and no disk, and one that reads nothing for
-  IDLE_TIMEOUT_S is disconnected, which frees the thread that was writing to it.
+  reader pins at most OUTPUT_BUFFER_BYTES + OUTPUT_SLICE_BYTES of memory and no disk. The thread writing to it waits;
+  a client that reads less than SLOWEST_READER_BYTES_PER_S over IDLE_TIMEOUT_S is disconnected, which frees it.
 - Errors of the HTTP layer have the app's JSON body (``{"error", "message"}``) and its security headers.
 """
 
@@ -58,11 +58,13 @@ class Limits:
     idle_s: float
     per_client: int
     body_bytes: int
+    read_rate: float
 
     @classmethod
     def of(cls, settings) -> Limits:
         return cls(float(settings["HEADER_TIMEOUT_S"]), float(settings["BODY_TIMEOUT_S"]), float(settings["IDLE_TIMEOUT_S"]),
-                   int(settings["MAX_CONNECTIONS_PER_CLIENT"]), int(settings["MAX_BODY_BYTES"]))
+                   int(settings["MAX_CONNECTIONS_PER_CLIENT"]), int(settings["MAX_BODY_BYTES"]),
+                   float(settings["SLOWEST_READER_BYTES_PER_S"]))
 
 
 def error_response(status: int, reason: str, code: str, message: str, close: bool = True) -> tuple[str, list, bytes]:
@@ -115,6 +117,8 @@ class Channel(HTTPChannel):
     linger = False  # half-close and drain on closing (the request was refused with its body perhaps unread)
     draining_until = 0.0  # while draining: time.time() at which the connection is closed anyway
     drained = 0  # bytes read and dropped while draining
+    queued = 0  # bytes of answers ever queued for the client (sent: queued - total_outbufs_len)
+    window: tuple[float, int] | None = None  # while a writer waits for the client: (since when, bytes sent then)
 
     def received(self, data: bytes) -> bool:
         accepted = super().received(data)
@@ -136,9 +140,12 @@ class Channel(HTTPChannel):
         Raises ClientDisconnected (waitress) when the client has gone or was disconnected for reading nothing.
         """
         if isinstance(data, ReadOnlyFileBasedBuffer) or len(data) <= OUTPUT_SLICE_BYTES:
-            return super().write_soon(data)  # a file (wsgi.file_wrapper) is read from as the client reads
-        view = memoryview(data)
-        return sum(super().write_soon(bytes(view[at : at + OUTPUT_SLICE_BYTES])) for at in range(0, len(view), OUTPUT_SLICE_BYTES))
+            written = super().write_soon(data)  # a file (wsgi.file_wrapper) is read from as the client reads
+        else:
+            view = memoryview(data)
+            written = sum(super().write_soon(bytes(view[at : at + OUTPUT_SLICE_BYTES])) for at in range(0, len(view), OUTPUT_SLICE_BYTES))
+        self.queued += written
+        return written
 
     def handle_close(self) -> None:
         """Close, or first half-close and drain when a refused request's body may still be arriving (see LINGER_S)."""
@@ -179,8 +186,21 @@ class Channel(HTTPChannel):
                 what = "body" if headers_done else "request line and headers"
                 self.answer_and_close(raw_response(408, "Request Timeout", "request_timeout",
                                                    f"the request's {what} did not arrive within {allowed:g} s"))
-        elif self.requests and self.total_outbufs_len > self.adj.outbuf_high_watermark and now - self.last_activity > limits.idle_s:
-            self.will_close = True  # the writer waiting for the client wakes up disconnected (handle_close notifies it)
+        elif self.requests and self.total_outbufs_len > self.adj.outbuf_high_watermark:
+            self.pace(now, limits)
+        else:
+            self.window = None
+
+    def pace(self, now: float, limits: Limits) -> None:
+        """While a thread waits for this client to read its answer: disconnect a client that read less than
+        SLOWEST_READER_BYTES_PER_S over the last IDLE_TIMEOUT_S, which wakes the writer (ClientDisconnected)."""
+        sent = self.queued - self.total_outbufs_len
+        if self.window is None:
+            self.window = (now, sent)
+        elif now - self.window[0] >= limits.idle_s:
+            if (sent - self.window[1]) / (now - self.window[0]) < limits.read_rate:
+                self.will_close = True  # handle_close notifies the waiting writer, which finds itself disconnected
+            self.window = (now, sent)
 
     def answer_and_close(self, answer: bytes) -> None:
         """Send ``answer`` (when the socket takes it at once) and close, dropping the request being received."""
