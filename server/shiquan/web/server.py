@@ -21,10 +21,12 @@ public endpoint needs against clients that hold connections, send too much or re
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import resource
 import socket
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -139,12 +141,12 @@ class Channel(HTTPChannel):
 
         Raises ClientDisconnected (waitress) when the client has gone or was disconnected for reading nothing.
         """
-        if isinstance(data, ReadOnlyFileBasedBuffer) or len(data) <= OUTPUT_SLICE_BYTES:
-            written = super().write_soon(data)  # a file (wsgi.file_wrapper) is read from as the client reads
-        else:
-            view = memoryview(data)
-            written = sum(super().write_soon(bytes(view[at : at + OUTPUT_SLICE_BYTES])) for at in range(0, len(view), OUTPUT_SLICE_BYTES))
-        self.queued += written
+        if isinstance(data, ReadOnlyFileBasedBuffer):
+            return super().write_soon(data)  # a file (wsgi.file_wrapper) is read from as the client reads
+        written, view = 0, memoryview(data)
+        for at in range(0, len(view), OUTPUT_SLICE_BYTES):
+            written += super().write_soon(bytes(view[at : at + OUTPUT_SLICE_BYTES]))
+            self.queued += min(OUTPUT_SLICE_BYTES, len(view) - at)
         return written
 
     def handle_close(self) -> None:
@@ -199,8 +201,19 @@ class Channel(HTTPChannel):
             self.window = (now, sent)
         elif now - self.window[0] >= limits.idle_s:
             if (sent - self.window[1]) / (now - self.window[0]) < limits.read_rate:
-                self.will_close = True  # handle_close notifies the waiting writer, which finds itself disconnected
+                # Not by will_close: a socket whose client reads nothing never becomes writable, so the loop would
+                # never close it. The trigger runs the close in the loop's thread, outside the poll list it builds.
+                self.server.trigger.pull_trigger(self.cut_off)
             self.window = (now, sent)
+
+    def cut_off(self) -> None:
+        """Close at once with a reset, dropping the megabytes the kernel still holds for a client too slow to read
+        them (a plain close would keep sending them at the client's pace)."""
+        if self._fileno is None:
+            return  # closed meanwhile
+        with contextlib.suppress(OSError):
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.handle_close()
 
     def answer_and_close(self, answer: bytes) -> None:
         """Send ``answer`` (when the socket takes it at once) and close, dropping the request being received."""
