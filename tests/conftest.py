@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-import waitress
 
 from shiquan import config
 from shiquan.graph import loading
+from shiquan.web import server as http_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -82,13 +82,12 @@ def client(app):
 
 @contextlib.contextmanager
 def serving(app, threads: int = 8):
-    """Serve ``app`` with waitress (as `shiquan serve` does) on a free loopback port; yields the base URL.
+    """Serve ``app`` as `shiquan serve` does (web/server.py) on a free loopback port; yields the base URL.
 
     Stops in order: no new tasks, running ones finished, then every socket closed by the loop's own thread (through
     its trigger), which ends the loop.
     """
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads,
-                                    max_request_header_size=app.config["MAX_BODY_BYTES"] + 64 * 1024)
+    server = http_server.create_server(app, host="127.0.0.1", port=0, threads=threads)
     thread = threading.Thread(target=server.run, daemon=True, name="test-waitress")
     thread.start()
     try:

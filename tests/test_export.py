@@ -241,6 +241,7 @@ def test_void_gives_the_data_version_and_the_ontology_version(settings, void):
 # ------------------------------------------------------------------ HTTP
 
 
+APP_SETTINGS = {"PUBLIC_BASE_URL": "http://localhost"}
 
 
 def test_download_index_as_json_lists_the_four_dumps_with_size_and_checksum(client):

@@ -18,7 +18,7 @@ DESCRIBE = "DESCRIBE <https://w3id.org/shiquan/id/division/haidong>"
 SD = "http://www.w3.org/ns/sparql-service-description#"
 
 
-APP_SETTINGS = {"MAX_BODY_BYTES": 64 * 1024, "MAX_RESULT_ROWS": 1000}
+APP_SETTINGS = {"PUBLIC_BASE_URL": "http://localhost", "MAX_BODY_BYTES": 64 * 1024, "MAX_RESULT_ROWS": 1000}
 
 
 def codes(response) -> list[str]:

@@ -124,9 +124,8 @@ def serve(
     import logging
     import time
 
-    import waitress
-
     from shiquan.web import assets
+    from shiquan.web import server as http_server
     from shiquan import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -156,14 +155,12 @@ def serve(
         assets.install(app.config)
     except ShiquanError as exc:
         click.echo(f"shiquan: the query page will use a plain form: {exc}", err=True)
-    # A GET's query string may be as long as a POST body (waitress's own limit, 256 KiB, answers in plain text).
-    server = waitress.create_server(app, host=settings["HOST"], port=settings["PORT"], threads=settings["THREADS"], ident="shiquan",
-                                    max_request_header_size=app.config["MAX_BODY_BYTES"] + 64 * 1024)
+    server = http_server.create_server(app)  # waitress with the connection, body and answer limits
     where = f" of {runtime.remote.url}" if runtime.remote else ""
     click.echo(
         f"shiquan: serving {runtime.triple_count} triples in {len(runtime.counts)} graphs{where}, "
         f"ready in {time.perf_counter() - started:.1f} s (load {runtime.load_seconds:.1f} s), "
-        f"{settings['WORKERS']} workers; SPARQL endpoint at http://{settings['HOST']}:{server.effective_port}/sparql",
+        f"{settings['WORKERS']} workers; SPARQL endpoint at http://{settings['HOST']}:{settings['PORT']}/sparql",
         err=True,
     )
     signal.signal(signal.SIGTERM, _stop)

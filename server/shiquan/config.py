@@ -92,6 +92,28 @@ class Defaults:
     PORT = 8000
     # HTTP threads of `shiquan serve` (waitress).
     THREADS = 16
+    # The server's public base URL (scheme, host, port and path prefix, e.g. https://shiquan.example.org): every
+    # absolute URL in an answer starts with it, whatever the request's Host header says. None: http://HOST:PORT
+    # (localhost when HOST binds every address). Behind a proxy that serves under a prefix, the proxy strips it.
+    PUBLIC_BASE_URL: str | None = None
+    # Open connections `shiquan serve` holds at most; the process's open-files limit is raised to fit (up to the hard
+    # limit, `ulimit -Hn`). 500 idle or slow connections leave other clients answered in milliseconds.
+    CONNECTION_LIMIT = 1000
+    # Open connections one client address may hold (429 to the next); 0: no cap. Behind a reverse proxy every
+    # connection comes from the proxy's address: set 0 there and cap clients at the proxy.
+    MAX_CONNECTIONS_PER_CLIENT = 100
+    # Seconds a request's line and headers may take to arrive, from its first byte (slowloris); then 408 and close.
+    HEADER_TIMEOUT_S = 10.0
+    # Seconds a request's body may take to arrive after its headers (a 5 MiB upload at 85 kB/s); then 408 and close.
+    BODY_TIMEOUT_S = 60.0
+    # Seconds a connection may stay open with no request (keep-alive), or with an answer its client reads nothing of.
+    IDLE_TIMEOUT_S = 15.0
+    # Bytes of an answer the server buffers for one connection before waiting for its client to read (in memory,
+    # never a temporary file): a slow reader holds at most this plus 256 KiB.
+    OUTPUT_BUFFER_BYTES = 1024 * 1024
+    # Bytes a second a client must read of an answer waiting for it, over IDLE_TIMEOUT_S, or it is disconnected and
+    # the HTTP thread writing to it freed (a 32 MiB answer at this pace takes 34 minutes).
+    SLOWEST_READER_BYTES_PER_S = 16 * 1024
 
 
 def from_env(prefix: str = "SHIQUAN", environ: Mapping[str, str] | None = None) -> dict[str, Any]:

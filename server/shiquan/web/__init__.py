@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
-from shiquan.errors import BadRequest, ShiquanError
+from shiquan.errors import BadInput, BadRequest, ShiquanError
 from shiquan.sparql.results import negotiate
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,47 @@ CSP = (
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'self'"
 )
+# Every other answer (JSON, RDF, dumps, scripts, the HTTP server's own errors): no framing by another origin.
+DATA_CSP = "frame-ancestors 'self'"
+# On every response, pages or not, the app's or the HTTP server's own (web/server.py): no framing by another
+# origin, no type sniffing, and no URL of this server (a query in a GET) sent to another site as Referer.
+SECURITY_HEADERS = (
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+)
+
+
+def public_base_url(settings: Mapping[str, Any]) -> str:
+    """The server's public base URL: PUBLIC_BASE_URL, or ``http://HOST:PORT`` (``localhost`` when HOST binds every
+    address). Raises BadInput when PUBLIC_BASE_URL is not an http(s) URL with a host and no query or fragment."""
+    configured = settings.get("PUBLIC_BASE_URL")
+    if not configured:
+        host = str(settings.get("HOST") or "")
+        host = "localhost" if host in ("", "0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+        return f"http://{host}:{settings['PORT']}"
+    parts = urllib.parse.urlsplit(str(configured))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise BadInput(f"PUBLIC_BASE_URL {configured!r} is not an http(s) URL of a host with no query or fragment")
+    return str(configured).rstrip("/")
+
+
+class PublicBase:
+    """WSGI middleware: each request's scheme, host and root path are those of the public base URL, whatever its
+    ``Host`` header says, so that every absolute URL the app makes (url_for's ``_external``, ``request.url_root``)
+    comes from configuration. A proxy serving the app under a path prefix strips it before passing the request on.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        public_base_url(app.config)  # a malformed PUBLIC_BASE_URL stops the start
+        self.app, self.wsgi_app = app, app.wsgi_app
+
+    def __call__(self, environ: dict, start_response):
+        parts = urllib.parse.urlsplit(public_base_url(self.app.config))
+        environ["wsgi.url_scheme"] = parts.scheme
+        environ["HTTP_HOST"] = parts.netloc
+        environ["SCRIPT_NAME"] = parts.path
+        return self.wsgi_app(environ, start_response)
 
 
 def runtime():
@@ -102,7 +145,8 @@ def _error_body(code: str, message: str, status: int) -> Response:
 
 
 def register_errors(app: Flask) -> None:
-    """One JSON body shape for every error: ``{"error": code, "message": text}``; CORS on every answer, CSP on pages.
+    """One JSON body shape for every error: ``{"error": code, "message": text}``; CORS and SECURITY_HEADERS on every
+    answer, the pages' CSP on pages and DATA_CSP on everything else.
 
     Parameters that are not UTF-8, and query strings over the body limit, are refused before any endpoint reads them.
     """
@@ -132,9 +176,9 @@ def register_errors(app: Flask) -> None:
 
     @app.after_request
     def headers(response: Response) -> Response:
-        if response.mimetype == "text/html":
-            response.headers["Content-Security-Policy"] = CSP
-            response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = CSP if response.mimetype == "text/html" else DATA_CSP
+        for name, value in SECURITY_HEADERS:
+            response.headers[name] = value
         response.headers["Access-Control-Allow-Origin"] = "*"
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, HEAD, OPTIONS"

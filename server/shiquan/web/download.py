@@ -99,5 +99,10 @@ def void():
 
 @bp.get("/id/dataset/shiquan")
 def dataset():
-    """The dataset's IRI resolves to its VoID description."""
-    return redirect(url_for("download.void", **request.args), 303)
+    """The dataset's IRI resolves to its VoID description, with the request's query string as it came (``format``).
+
+    The parameters are never keyword arguments of url_for, which reads ``_scheme``, ``_external``, ``_method`` … as
+    instructions (``?_scheme=javascript`` made the redirect a javascript: URL, ``?_method=POST`` a 500).
+    """
+    target, query = url_for("download.void"), request.query_string.decode("utf-8")  # UTF-8: checked before_request
+    return redirect(f"{target}?{query}" if query else target, 303)
