@@ -52,8 +52,11 @@ def execute(jobs: Jobs, dataset, settings: Mapping[str, Any], job: Job):
 def _serve(conn, dataset, settings: dict, jobs: Jobs) -> None:
     """Answer jobs from ``conn`` on ``dataset`` until the other end closes.
 
-    A ShiquanError travels back pickled, with its attributes (a BadInput keeps its file and line).
+    A ShiquanError travels back pickled, with its attributes (a BadInput keeps its file and line). A "start" job in
+    the table runs once first (the runtime's: leave the network when no job needs it).
     """
+    if "start" in jobs:
+        execute(jobs, dataset, settings, Job("start", {}))
     conn.send(("ready", None))
     while True:
         try:

@@ -9,7 +9,7 @@ import pyoxigraph as ox
 
 from shiquan.errors import BadQuery, QueryTimeout, RemoteServiceFailed, ShiquanError
 from shiquan.sparql.results import Answer, negotiate, serialize, too_large
-from shiquan.sparql.text import SERVICE, Inspection, inspect, refuse_update, relay_services
+from shiquan.sparql.text import Inspection, inspect, refuse_update, relay_services
 
 
 def _graphs(iris: Iterable[str] | None) -> list[ox.NamedNode] | None:
@@ -44,9 +44,9 @@ def run(
     QueryTimeout (over ``timeout_s`` while the answer is read) and
     RemoteServiceFailed (a SERVICE call failed).
     """
-    inspect(text, service_allowlist)
+    seen = inspect(text, service_allowlist)
     return _execute(
-        store, text, default_graph_uris=default_graph_uris, named_graph_uris=named_graph_uris,
+        store, text, seen, default_graph_uris=default_graph_uris, named_graph_uris=named_graph_uris,
         service_allowlist=service_allowlist, service_relay=service_relay, timeout_s=timeout_s, max_rows=max_rows,
     )
 
@@ -62,19 +62,19 @@ def respond(
     """
     seen: Inspection = inspect(text, options.get("service_allowlist", ()))
     media_type = negotiate(seen.kind, accept, fmt) if seen.kind else None
-    answer = _execute(store, text, **options)
+    answer = _execute(store, text, seen, **options)
     if answer.kind != seen.kind:  # not a form we read (the engine parsed what we could not): negotiate now
         media_type = negotiate(answer.kind, accept, fmt)
     return media_type, serialize(answer, media_type)
 
 
 def _execute(
-    store: ox.Store, text: str, *, default_graph_uris=None, named_graph_uris=None, service_allowlist=(),
+    store: ox.Store, text: str, seen: Inspection, *, default_graph_uris=None, named_graph_uris=None, service_allowlist=(),
     service_relay=None, timeout_s=None, max_rows=None,
 ) -> Answer:
-    """Run ``text``, already inspected, and read its answer. Raises as :func:`run`."""
-    if service_relay and SERVICE.search(text):
-        text = relay_services(text, service_allowlist, service_relay)
+    """Run ``text``, already inspected (``seen``), and read its answer. Raises as :func:`run`."""
+    if service_relay and seen.calls:
+        text = relay_services(text, seen.calls, service_allowlist, service_relay)
     kwargs: dict = {"prefixes": None}
     default = _graphs(default_graph_uris)
     named = _graphs(named_graph_uris)
@@ -95,15 +95,22 @@ def _execute(
     error: Exception
     try:
         return _read(result, max_rows, deadline, timeout_s)
-    except OSError as exc:  # raised while evaluating: only a SERVICE call does I/O beyond the store
-        if not SERVICE.search(text):
+    except (OSError, RuntimeError, SyntaxError) as exc:  # a SERVICE call that failed, or gave no SPARQL answer
+        if not seen.calls:
             raise
-        error = RemoteServiceFailed(f"a SERVICE call failed: {exc}")
+        error = _service_failed(exc, seen, service_relay)
     except ShiquanError as exc:
         error = exc.with_traceback(None)
     finally:
         del result
     raise error
+
+
+def _service_failed(exc: Exception, seen: Inspection, relay: str | None) -> RemoteServiceFailed:
+    """The 502 for a query whose SERVICE call failed: it names the endpoints, not the relay they were sent to."""
+    endpoints = ", ".join(f"<{endpoint}>" for endpoint in dict.fromkeys(seen.services))
+    message = str(exc).replace(relay, "the relay to endpoint ") if relay else str(exc)
+    return RemoteServiceFailed(f"a SERVICE call to {endpoints} failed: {message}")
 
 
 def _read(result, max_rows: int | None, deadline: float | None, timeout_s: float | None) -> Answer:
