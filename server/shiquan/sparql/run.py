@@ -88,7 +88,13 @@ def _execute(
     try:
         result = store.query(text, **kwargs)
     except SyntaxError as exc:  # pyoxigraph: "error at 1:7: expected …"
+        if seen.calls and not str(exc).startswith("error at"):  # an ASK evaluates here: its SERVICE answer did not parse
+            raise _service_failed(exc, seen, service_relay) from None
         refuse_update(text, exc)
+    except (OSError, RuntimeError) as exc:  # an ASK evaluates here: its SERVICE call failed
+        if not seen.calls:
+            raise
+        raise _service_failed(exc, seen, service_relay) from None
     # pyoxigraph's results may only be dropped in the thread that made them. An exception raised while reading
     # keeps the reading frames, and with them the result, alive until the garbage collector frees them, maybe in
     # another thread; so the exception leaves without its traceback, after this thread has dropped the result.
