@@ -506,12 +506,17 @@ class Token:
 
 
 _IRI_TOKEN = re.compile(_IRI)
+# Keywords the engine reads as prefixes of a longer bare word ("trueSERVICE" is true then SERVICE, "SERVICESILENT"
+# is SERVICE then SILENT); no built-in function's name starts with one of them, so a bare word is split after each.
+_GLUED = re.compile(r"(?:true|false|service|silent|filter|optional|minus|union|graph|bind|values|not|exists)(?=[a-z])",
+                    re.IGNORECASE)
 
 
 def tokens(text: str) -> list[Token]:
     """``text`` as tokens by the engine's terminals, without spaces and comments: strings and IRIs whole.
 
-    Context-free, unlike the depth reading: "<" starts an IRI wherever one can be read from it.
+    Context-free, unlike the depth reading: "<" starts an IRI wherever one can be read from it. A bare word that
+    starts with a keyword the engine reads as a prefix is split there, as the engine reads it ("SERVICESILENT").
     """
     found, pos = [], 0
     while (match := _TOKEN.match(text, pos)).lastgroup is not None:
@@ -521,6 +526,10 @@ def tokens(text: str) -> list[Token]:
             kind, end = ("string", string_end) if string_end is not None else (kind, end)
         elif kind == "char" and text[start] == "<" and (iri := _IRI_TOKEN.match(text, start)):
             kind, end = "iri", iri.end()
+        elif kind == "word":
+            while glued := _GLUED.match(text, start, end):
+                found.append(Token(kind, glued.group(), start, glued.end()))
+                start = glued.end()
         found.append(Token(kind, text[start:end], start, end))
         pos = end
     return found
