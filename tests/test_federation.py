@@ -164,17 +164,22 @@ def test_a_remote_call_within_the_limit_is_relayed(slow_endpoint):
         app.extensions["shiquan"].close()
 
 
-def test_service_endpoint_as_a_prefixed_name_is_refused_with_advice(endpoints):
+def test_service_endpoint_as_a_prefixed_name_or_base_relative_iri_is_resolved_and_relayed(endpoints):
     local, remote = endpoints
-    status, body = ask(local, f"PREFIX r: <{remote.rsplit('/', 1)[0]}/> SELECT * WHERE {{ SERVICE r:sparql {{ ?s ?p ?o }} }}")
-    assert status == 400 and "full IRIs" in body["message"]
+    folder = remote.rsplit("/", 1)[0]
+    plan = "<https://w3id.org/shiquan/id/plan/ceshi-qingzheng-2099-1>"
+    for text in (f"PREFIX r: <{folder}/> ASK {{ SERVICE r:sparql {{ {plan} ?p ?o }} }}",
+                 f"BASE <{folder}/x> ASK {{ SERVICE <sparql> {{ {plan} ?p ?o }} }}"):
+        status, body = ask(local, text)
+        assert status == 200 and body["boolean"] is True, body
 
 
-def test_relay_serves_only_loopback_callers():
+def test_relay_serves_only_loopback_callers_with_the_token_of_a_running_query():
     app = create_app({"TESTING": True, "WORKERS": 0, "SERVICE_ALLOWLIST": ["http://127.0.0.1:1/sparql"]})
     try:
-        response = app.test_client().post("/_service/0", data=b"query=ASK{}", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        response = app.test_client().post("/_service/x/0", data=b"query=ASK{}", environ_base={"REMOTE_ADDR": "203.0.113.7"})
         assert response.status_code == 403
-        assert app.test_client().post("/_service/5", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+        response = app.test_client().post("/_service/guessed/0", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert response.status_code == 404 and "no running query" in response.get_json()["message"]
     finally:
         app.extensions["shiquan"].close()

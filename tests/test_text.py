@@ -223,3 +223,10 @@ def test_tokens_keep_strings_and_iris_whole_and_skip_comments():
         ("iri", "<http://a#b>"), ("string", '"{ ( #"'), ("char", "}"),
     ]
     assert found[0].word == "SELECT" and found[1].word == ""
+
+
+def test_tokens_split_keywords_glued_as_the_engine_reads_them():
+    found = sparql_text.tokens("{ ?s ?p trueSERVICESILENT <http://a> {} ?o 1SERVICE <http://b> {} FILTERregex(?o, 'x') }")
+    words = [t.text for t in found if t.kind == "word"]
+    assert words == ["true", "SERVICE", "SILENT", "SERVICE", "FILTER", "regex"]
+    assert [t.kind for t in found[:2]] == ["char", "variable"]

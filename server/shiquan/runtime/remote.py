@@ -15,8 +15,11 @@ by HTTP Basic or Digest authentication, whichever the store asks for.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -28,7 +31,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from shiquan import formats
-from shiquan.errors import BadInput, BadQuery, QueryTimeout, RemoteServiceFailed
+from shiquan.errors import BadInput, BadQuery, GatewayTimeout, QueryTimeout, RemoteServiceFailed
 from shiquan.sparql.results import Answer, check_size, negotiate, serialize
 from shiquan.sparql.text import inspect
 from shiquan.vocab import GRAPH
@@ -255,3 +258,71 @@ def replace_graphs(url: str, ntriples: Mapping[str, bytes], timeout_s: float = 3
         started = time.perf_counter()
         endpoint.post([("update", update)], "*/*", timeout_s)
         log.info("replaced %s in %s in %.2f s", name, endpoint.url, time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- one bounded call, for the SERVICE relay
+
+# How often the watchdog of a forwarded call looks at its deadline and at its caller (seconds).
+_WATCH_EVERY_S = 0.05
+
+
+def forward(url: str, method: str, body: bytes | None, headers: Mapping[str, str], timeout_s: float,
+            cancelled: threading.Event | None = None) -> tuple[int, str, bytes]:
+    """Send one HTTP request to ``url`` and read its whole answer within ``timeout_s`` in all (connecting, sending,
+    waiting and reading together, however slowly the other end drips), following no redirect; stop as soon as
+    ``cancelled`` is set (the caller is gone). Returns (status, content type, body) for any status but 3xx.
+
+    A watchdog thread shuts the connection down at the deadline, so no single read can outlast it.
+    Raises GatewayTimeout past ``timeout_s``, RemoteServiceFailed for a redirect, when cancelled, and when the
+    endpoint cannot be reached or gives no HTTP answer.
+    """
+    parts = urllib.parse.urlsplit(url)
+    connection_class = http.client.HTTPSConnection if parts.scheme.lower() == "https" else http.client.HTTPConnection
+    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout_s)
+    target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    done, cut = threading.Event(), []
+    watchdog = threading.Thread(target=_watch, args=(connection, time.monotonic() + timeout_s, cancelled, done, cut),
+                                daemon=True, name="shiquan-relay-watchdog")
+    watchdog.start()
+    try:
+        connection.request(method, target, body=body, headers=dict(headers))
+        response = connection.getresponse()
+        if 300 <= response.status < 400:
+            raise RemoteServiceFailed(f"SERVICE <{url}> answered {response.status}, a redirect to "
+                                      f"{response.getheader('Location', 'nowhere')}: redirects are not followed")
+        chunks = []
+        while chunk := response.read1(1 << 16):
+            chunks.append(chunk)
+        if cut:
+            raise _stopped(url, cut[0], timeout_s)
+        return response.status, response.getheader("Content-Type", "application/octet-stream"), b"".join(chunks)
+    except (OSError, http.client.HTTPException) as exc:
+        if cut or isinstance(exc, TimeoutError):
+            raise _stopped(url, cut[0] if cut else "deadline", timeout_s) from None
+        raise RemoteServiceFailed(f"SERVICE <{url}> failed: {exc}") from None
+    finally:
+        done.set()
+        connection.close()
+        watchdog.join()
+
+
+def _watch(connection, deadline: float, cancelled: threading.Event | None, done: threading.Event, cut: list) -> None:
+    """Shut ``connection`` down at ``deadline`` or once ``cancelled`` is set, unless ``done`` is set first; say which
+    in ``cut``."""
+    while not done.wait(_WATCH_EVERY_S):
+        reason = "deadline" if time.monotonic() >= deadline else "cancelled" if cancelled and cancelled.is_set() else ""
+        if reason:
+            cut.append(reason)
+            sock = connection.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            return
+
+
+def _stopped(url: str, reason: str, timeout_s: float) -> Exception:
+    if reason == "cancelled":
+        return RemoteServiceFailed(f"SERVICE <{url}> was stopped: the query that called it has ended")
+    return GatewayTimeout(f"SERVICE <{url}> did not answer within {timeout_s:g} s")

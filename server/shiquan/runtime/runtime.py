@@ -27,7 +27,7 @@ import pyoxigraph
 
 from shiquan.graph import dataset, loading, validation
 from shiquan.publish import export
-from shiquan.runtime import pool, remote
+from shiquan.runtime import isolation, pool, remote
 from shiquan.sparql import run
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,13 @@ def _dumps_job(kg, settings):
     return export.publish(kg, settings)
 
 
-JOBS = {"query": _query_job, "answer": _answer_job, "validate": _validate_job, "dumps": _dumps_job}
+def _start_job(kg, settings):
+    """Once in each worker as it starts: no network unless its queries call allowlisted SERVICE endpoints."""
+    if not isolation.needs_network(settings):
+        isolation.without_network()
+
+
+JOBS = {"start": _start_job, "query": _query_job, "answer": _answer_job, "validate": _validate_job, "dumps": _dumps_job}
 
 
 def _open_read_only(path: str, settings: dict, *, counts: dict[str, int], version: str) -> loading.KnowledgeGraph:

@@ -10,12 +10,7 @@ import pyoxigraph as ox
 
 from shiquan.errors import BadQuery, QueryTimeout, RemoteServiceFailed, ShiquanError
 from shiquan.sparql.results import Answer, negotiate, serialize, too_large
-from shiquan.sparql.text import SERVICE, Inspection, inspect, refuse_update, relay_services, tokens
-from shiquan.vocab import ID
-
-# Relative IRIs in a query resolve against the dataset's base, the base of its data files (`@base`): `<plan/x>` in
-# a query is the plan that `<plan/x>` in data/ names. A query's own BASE overrides it.
-BASE_IRI = str(ID)
+from shiquan.sparql.text import BASE_IRI, Inspection, inspect, refuse_update, relay_services, tokens
 # pyoxigraph refuses a query that calls a function it does not know; SPARQL makes such a call an expression error
 # (a FILTER on it rejects the row, a BIND leaves its variable unbound). The engine names one function at a time.
 _UNKNOWN_FUNCTION = re.compile(r"The custom (?:aggregate )?function <([^>]*)> is not supported")
@@ -61,9 +56,9 @@ def run(
     """
     seen = inspect(text, service_allowlist)
     return _execute(
-        store, text, default_graph_uris=default_graph_uris, named_graph_uris=named_graph_uris,
+        store, text, seen, default_graph_uris=default_graph_uris, named_graph_uris=named_graph_uris,
         service_allowlist=service_allowlist, service_relay=service_relay, timeout_s=timeout_s, max_rows=max_rows,
-        base_iri=base_iri, own_dataset=seen.names_dataset,
+        base_iri=base_iri,
     )
 
 
@@ -80,44 +75,49 @@ def respond(
     seen: Inspection = inspect(text, options.get("service_allowlist", ()))
     media_type = negotiate(seen.kind, accept, fmt) if seen.kind else None
     max_bytes = options.pop("max_bytes", None)
-    answer = _execute(store, text, own_dataset=seen.names_dataset, **options)
+    answer = _execute(store, text, seen, **options)
     if answer.kind != seen.kind:  # not a form we read (the engine parsed what we could not): negotiate now
         media_type = negotiate(answer.kind, accept, fmt)
     return media_type, serialize(answer, media_type, max_bytes)
 
 
 def _execute(
-    store: ox.Store, text: str, *, default_graph_uris=None, named_graph_uris=None, service_allowlist=(),
-    service_relay=None, timeout_s=None, max_rows=None, base_iri=BASE_IRI, own_dataset=False,
+    store: ox.Store, text: str, seen: Inspection, *, default_graph_uris=None, named_graph_uris=None,
+    service_allowlist=(), service_relay=None, timeout_s=None, max_rows=None, base_iri=BASE_IRI,
 ) -> Answer:
-    """Run ``text``, already inspected, and read its answer. Raises as :func:`run`.
+    """Run ``text``, already inspected (``seen``), and read its answer. Raises as :func:`run`.
 
     The default graph is the union of the named graphs only when neither the request (``default_graph_uris``) nor
-    the query (FROM, FROM NAMED: ``own_dataset``) says what it is.
+    the query (FROM, FROM NAMED: ``seen.names_dataset``) says what it is.
     """
-    if service_relay and SERVICE.search(text):
-        text = relay_services(text, service_allowlist, service_relay)
+    if service_relay and seen.calls:
+        text = relay_services(text, seen.calls, service_allowlist, service_relay)
     kwargs: dict = {"prefixes": None, "base_iri": base_iri}
     default = _graphs(default_graph_uris)
     named = _graphs(named_graph_uris)
     if default:
         kwargs["default_graph"] = default
-    elif not own_dataset:
+    elif not seen.names_dataset:
         kwargs["use_default_graph_as_union"] = True
     if named:
         kwargs["named_graphs"] = named
     deadline = time.perf_counter() + timeout_s if timeout_s else None
-    result = _query(store, text, kwargs)
+    try:
+        result = _query(store, text, kwargs, seen)
+    except (OSError, RuntimeError, SyntaxError) as exc:  # an ASK evaluates here: its SERVICE call failed
+        if not seen.calls:
+            raise
+        raise _service_failed(exc, seen, service_relay) from None
     # pyoxigraph's results may only be dropped in the thread that made them. An exception raised while reading
     # keeps the reading frames, and with them the result, alive until the garbage collector frees them, maybe in
     # another thread; so the exception leaves without its traceback, after this thread has dropped the result.
     error: Exception
     try:
         return _read(result, max_rows, deadline, timeout_s, text)
-    except OSError as exc:  # raised while evaluating: only a SERVICE call does I/O beyond the store
-        if not SERVICE.search(text):
+    except (OSError, RuntimeError, SyntaxError) as exc:  # a SERVICE call that failed, or gave no SPARQL answer
+        if not seen.calls:
             raise
-        error = RemoteServiceFailed(f"a SERVICE call failed: {exc}")
+        error = _service_failed(exc, seen, service_relay)
     except ShiquanError as exc:
         error = exc.with_traceback(None)
     finally:
@@ -125,7 +125,7 @@ def _execute(
     raise error
 
 
-def _query(store: ox.Store, text: str, kwargs: dict):
+def _query(store: ox.Store, text: str, kwargs: dict, seen: Inspection):
     """``store.query``, with each function the engine does not know defined as one that always fails (unbound).
 
     Raises BadQuery (syntax) and Forbidden (SPARQL Update) as :func:`text.refuse_update`.
@@ -135,6 +135,8 @@ def _query(store: ox.Store, text: str, kwargs: dict):
         try:
             return store.query(text, custom_functions=unknown or None, **kwargs)
         except SyntaxError as exc:  # pyoxigraph: "error at 1:7: expected …"
+            if seen.calls and not str(exc).startswith("error at"):  # an ASK evaluates here: a SERVICE answer
+                raise  # that did not parse
             refuse_update(text, exc)
         except RuntimeError as exc:
             name = _UNKNOWN_FUNCTION.search(str(exc))
@@ -146,6 +148,13 @@ def _query(store: ox.Store, text: str, kwargs: dict):
 def _expression_error(*_args) -> None:
     """An unknown function's value: none, an expression error."""
     return None
+
+
+def _service_failed(exc: Exception, seen: Inspection, relay: str | None) -> RemoteServiceFailed:
+    """The 502 for a query whose SERVICE call failed: it names the endpoints, not the relay they were sent to."""
+    endpoints = ", ".join(f"<{endpoint}>" for endpoint in dict.fromkeys(seen.services))
+    message = str(exc).replace(relay, "the relay to endpoint ") if relay else str(exc)
+    return RemoteServiceFailed(f"a SERVICE call to {endpoints} failed: {message}")
 
 
 def star_order(text: str, names: Sequence[str]) -> list[str]:

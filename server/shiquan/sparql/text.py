@@ -13,9 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shiquan.errors import BadQuery, Forbidden
+from shiquan.vocab import ID
 
-# The word, wherever it stands; a query without it calls no SERVICE (the reverse needs the parser: a literal may hold it).
-SERVICE = re.compile(r"\bSERVICE\b", re.IGNORECASE)
+# Relative IRIs in a query resolve against the dataset's base, the base of its data files (`@base`): `<plan/x>` in
+# a query is the plan that `<plan/x>` in data/ names. A query's own BASE overrides it. The SERVICE guard resolves
+# endpoints against the same base as the engine (run.py gives it to store.query).
+BASE_IRI = str(ID)
+
 # Kind of answer by query form: rdflib's names, and the engine's keywords.
 KINDS = {"SelectQuery": "solutions", "AskQuery": "boolean", "ConstructQuery": "graph", "DescribeQuery": "graph"}
 _FORMS = {"SELECT": "solutions", "ASK": "boolean", "CONSTRUCT": "graph", "DESCRIBE": "graph"}
@@ -508,12 +512,17 @@ class Token:
 
 
 _IRI_TOKEN = re.compile(_IRI)
+# Keywords the engine reads as prefixes of a longer bare word ("trueSERVICE" is true then SERVICE, "SERVICESILENT"
+# is SERVICE then SILENT); no built-in function's name starts with one of them, so a bare word is split after each.
+_GLUED = re.compile(r"(?:true|false|service|silent|filter|optional|minus|union|graph|bind|values|not|exists)(?=[a-z])",
+                    re.IGNORECASE)
 
 
 def tokens(text: str) -> list[Token]:
     """``text`` as tokens by the engine's terminals, without spaces and comments: strings and IRIs whole.
 
-    Context-free, unlike the depth reading: "<" starts an IRI wherever one can be read from it.
+    Context-free, unlike the depth reading: "<" starts an IRI wherever one can be read from it. A bare word that
+    starts with a keyword the engine reads as a prefix is split there, as the engine reads it ("SERVICESILENT").
     """
     found, pos = [], 0
     while (match := _TOKEN.match(text, pos)).lastgroup is not None:
@@ -523,9 +532,122 @@ def tokens(text: str) -> list[Token]:
             kind, end = ("string", string_end) if string_end is not None else (kind, end)
         elif kind == "char" and text[start] == "<" and (iri := _IRI_TOKEN.match(text, start)):
             kind, end = "iri", iri.end()
+        elif kind == "word":
+            while glued := _GLUED.match(text, start, end):
+                found.append(Token(kind, glued.group(), start, glued.end()))
+                start = glued.end()
         found.append(Token(kind, text[start:end], start, end))
         pos = end
     return found
+
+
+# ---------------------------------------------------------------- SERVICE, wherever the engine can read it
+
+# The engine (pyoxigraph 0.5.13) matches keywords case-insensitively as prefixes, without a word boundary, and its
+# parser backtracks: it reads SERVICE glued to the token before ("?o.SERVICE", "1SERVICE", "trueSERVICE",
+# "{…}SERVICE") and to SILENT ("SERVICESILENT"), and "service:x" as SERVICE :x when "service:" is no declared
+# prefix. Which of those places is code depends on the parse (a "<" compares or opens an IRI, a "#" comments or
+# sits in an IRI), so no reading beside the engine can prove where the keyword stands. Instead every "service", in
+# any case and anywhere in the text (strings, IRIs and comments included), is read as if it were the keyword: where
+# the engine's SERVICE syntax follows it (white space and comments, SILENT, an endpoint, white space, "{"), it is a
+# call. Over-reading costs the refusal of a string or comment that spells a whole call to an endpoint off the
+# allowlist; under-reading would let the engine call anywhere.
+_SERVICE_WORD = re.compile("service", re.IGNORECASE)
+_SILENT = re.compile(f"{_SPACE}silent", re.IGNORECASE)
+# An endpoint as the engine reads it: <IRI> (anything up to ">", then resolved against BASE), ?var or $var, or a
+# prefixed name. A name is read here as the longest run of characters that are not the engine's white space, "#",
+# "{", "<" or ">" (escapes kept whole): the engine's own name is a prefix of that run, and when it is shorter the
+# character after it is none the SERVICE syntax allows, so the engine does not read a call there either. Whether the
+# run is one name, and which IRI it is, the engine itself says (see _resolve).
+_ENDPOINT = re.compile(f"{_SPACE}(?P<term><[^>]*+>|(?:\\\\[\\s\\S]|[^ \\t\\r\\n#{{<>\\\\])++)")
+_GROUP = re.compile(f"{_SPACE}\\{{")
+# The prologue, as the engine reads it: BASE <iri> and PREFIX p: <iri>, in any case, glued or not.
+_DECLARATION = re.compile(f"{_SPACE}(?:base{_SPACE}<[^>]*+>|prefix{_SPACE}[^ \\t\\r\\n#<:]*+:{_SPACE}<[^>]*+>)", re.I)
+_MORE_PROLOGUE = re.compile(f"{_SPACE}(?:base|prefix)", re.IGNORECASE)
+# Most places that spell a SERVICE call in one query: each costs the engine a parse of the prologue to resolve.
+MAX_SERVICE_CALLS = 32
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """A place where the engine can read a SERVICE call: the endpoint (the IRI the engine resolves, or "?var" for a
+    variable) and where its term stands in the text (``start``, ``end``), as written (``term``)."""
+
+    endpoint: str
+    term: str
+    start: int
+    end: int
+
+
+def service_calls(text: str, *, strict: bool = False) -> list[ServiceCall]:
+    """Every SERVICE call the engine can read in ``text`` (see _SERVICE_WORD): a superset of the calls it makes.
+
+    A place whose endpoint the engine cannot resolve (an undeclared prefix, a name that is no name) is no call for
+    it, and is left out; with ``strict`` (a remote store, whose engine may declare prefixes of its own) it is refused.
+    Raises BadQuery for more than MAX_SERVICE_CALLS places, for a prologue this reading cannot follow, and with
+    ``strict`` for an endpoint it cannot resolve.
+    """
+    places = []
+    for word in _SERVICE_WORD.finditer(text):
+        starts = [word.end()]
+        if silent := _SILENT.match(text, word.end()):
+            starts.append(silent.end())  # SERVICE SILENT <x>, and SERVICE silentx:y as the name "silentx:y"
+        for start in starts:
+            endpoint = _ENDPOINT.match(text, start)
+            if endpoint and _GROUP.match(text, endpoint.end()):
+                places.append((endpoint.group("term"), endpoint.start("term"), endpoint.end("term")))
+    if not places:
+        return []
+    if len(places) > MAX_SERVICE_CALLS:
+        raise BadQuery(f"the query spells {len(places)} SERVICE calls; at most {MAX_SERVICE_CALLS} are allowed")
+    # Resolved against the base the embedded engine is given (run.BASE_IRI); for a remote store, whose base is its
+    # own, against none, so that a relative IRI is refused there (strict) rather than read as another endpoint.
+    terms = [term for term, _start, _end in places if term[0] not in "?$"]
+    resolved = _resolve(_prologue(text), terms, None if strict else BASE_IRI)
+    calls = []
+    for term, start, end in places:
+        endpoint = term if term[0] in "?$" else resolved.get(term)
+        if endpoint is None and strict:
+            raise BadQuery(f"the SERVICE endpoint {term} is not an IRI this endpoint can resolve")
+        if endpoint is not None:
+            calls.append(ServiceCall(endpoint, term, start, end))
+    return calls
+
+
+def _prologue(text: str) -> str:
+    """The text of the query's prologue (BASE and PREFIX declarations), as far as the engine reads it.
+
+    Raises BadQuery when a BASE or PREFIX follows that this reading cannot follow (the engine would refuse it, or
+    read more than this reading: either way nothing can be resolved as it would be).
+    """
+    end = 0
+    while declaration := _DECLARATION.match(text, end):
+        end = declaration.end()
+    if _MORE_PROLOGUE.match(text, end):
+        raise BadQuery("SPARQL syntax error: a BASE or PREFIX declaration that cannot be read")
+    return text[:end]
+
+
+def _resolve(prologue: str, terms: Sequence[str], base_iri: str | None) -> dict[str, str]:
+    """The IRI the engine makes of each of ``terms`` (IRIs and prefixed names) after ``prologue``; a term it cannot
+    read as one IRI is left out. The engine reads them in a query of its own that calls nothing (no SERVICE can be
+    spelled without "{", which no term holds): one query for all, or one each when one of them fails."""
+    import pyoxigraph as ox
+
+    store = ox.Store()
+
+    def ask(batch: Sequence[str]) -> list | None:
+        columns = " ".join(f"({term} AS ?e{i})" for i, term in enumerate(batch))
+        try:
+            row = next(iter(store.query(f"{prologue}\nSELECT {columns} {{}}", base_iri=base_iri)))
+        except SyntaxError:
+            return None
+        return [row[i] for i in range(len(batch))]
+
+    unique = list(dict.fromkeys(terms))
+    values = ask(unique) if unique else []
+    found = dict(zip(unique, values)) if values is not None else {t: (ask([t]) or [None])[0] for t in unique}
+    return {term: value.value for term, value in found.items() if isinstance(value, ox.NamedNode)}
 
 
 # ---------------------------------------------------------------- what a query is, before it runs
@@ -534,31 +656,36 @@ def tokens(text: str) -> list[Token]:
 @dataclass(frozen=True)
 class Inspection:
     """What reading a query before the engine found: its kind of answer ("solutions", "boolean", "graph"; None when
-    it is no query), whether it names its own dataset (FROM, FROM NAMED), and the SERVICE endpoints it calls."""
+    it is no query), whether it names its own dataset (FROM, FROM NAMED), and the SERVICE calls it can make
+    (``calls``; ``services``, their endpoints)."""
 
     kind: str | None
     names_dataset: bool
-    services: tuple[str, ...] = ()
+    calls: tuple[ServiceCall, ...] = ()
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(call.endpoint for call in self.calls)
 
 
 def inspect(text: str, allowlist: Sequence[str] = (), *, parse: bool = False) -> Inspection:
     """Read query ``text`` once before the engine: refuse what this endpoint never runs, and say what it is.
 
-    The depth, the query form and FROM are read with the engine's lexical rules. rdflib parses the text, once,
-    when it mentions SERVICE (the endpoints it calls are read from that parse) or when ``parse`` is set (a remote
-    store, to which nothing but a query may be sent); the kind and dataset clause then come from that parse.
-    Raises BadQuery for a query deeper than MAX_NESTING or MAX_CHAIN (see :func:`depth`) and for text rdflib
-    cannot parse when it parses; Forbidden for a SPARQL Update it parses, and naming a SERVICE endpoint off
-    ``allowlist``.
+    The depth, the query form and FROM are read with the engine's lexical rules, the SERVICE calls wherever the
+    engine can read one (:func:`service_calls`). With ``parse`` (a remote store, to which nothing but a query may be
+    sent) rdflib parses the text too, and the kind and dataset clause come from that parse.
+    Raises BadQuery for a query deeper than MAX_NESTING or MAX_CHAIN (see :func:`depth`), for SERVICE places
+    :func:`service_calls` refuses, and for text rdflib cannot parse when it parses; Forbidden for a SPARQL Update it
+    parses, for a SERVICE endpoint off ``allowlist`` and for a variable SERVICE endpoint.
     """
     scanner = _Scanner(text)
     _refuse_depth(scanner.read())
-    if not (parse or SERVICE.search(text)):
-        return Inspection(scanner.form or None, scanner.dataset)
+    calls = tuple(service_calls(text, strict=parse))
+    _refuse_services(calls, allowlist)
+    if not parse:
+        return Inspection(scanner.form or None, scanner.dataset, calls)
     tree = _parse(text)
-    services = tuple(_endpoints(tree))
-    _refuse_services(services, allowlist)
-    return Inspection(KINDS[tree[1].name], "datasetClause" in tree[1], services)
+    return Inspection(KINDS[tree[1].name], "datasetClause" in tree[1], calls)
 
 
 def _refuse_depth(measured: Depth) -> None:
@@ -577,12 +704,17 @@ def _refuse_depth(measured: Depth) -> None:
         )
 
 
-def _refuse_services(services: Sequence[str], allowlist: Sequence[str]) -> None:
+def _refuse_services(calls: Sequence[ServiceCall], allowlist: Sequence[str]) -> None:
     allowed = set(allowlist)
-    for endpoint in services:
-        if endpoint not in allowed:
+    for call in calls:
+        if call.endpoint[0] in "?$":
             raise Forbidden(
-                f"SERVICE <{endpoint.lstrip('?')}> is not allowed: federated queries may only call "
+                f"SERVICE {call.endpoint} is not allowed: a variable endpoint cannot be checked against the "
+                "allowlist before the query runs; write the endpoint's IRI"
+            )
+        if call.endpoint not in allowed:
+            raise Forbidden(
+                f"SERVICE <{call.endpoint}> is not allowed: federated queries may only call "
                 f"endpoints on the configured allowlist ({', '.join(sorted(allowed)) or 'empty'})"
             )
 
@@ -597,43 +729,10 @@ def _parse(text: str):
         refuse_update(text, exc)
 
 
-def _endpoints(tree) -> list[str]:
-    """The IRIs the query of rdflib parse ``tree`` calls with SERVICE (variables as "?var")."""
-    prologue = {p.prefix: str(p.iri) for p in tree[0] if getattr(p, "name", "") == "PrefixDecl" and "iri" in p}
-    found: list[str] = []
-
-    def walk(node) -> None:
-        if getattr(node, "name", None) == "ServiceGraphPattern":
-            term = node.get("term")
-            if getattr(term, "name", None) == "pname":
-                found.append(prologue.get(term.get("prefix") or "", "") + (term.get("localname") or ""))
-            elif hasattr(term, "n3") and term.__class__.__name__ == "Variable":
-                found.append(f"?{term}")
-            else:
-                found.append(str(term))
-        if isinstance(node, dict):
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, (list, tuple)):
-            for value in node:
-                walk(value)
-
-    walk(tree[1])
-    return found
-
-
 def service_endpoints(text: str) -> list[str]:
-    """The IRIs a query calls with SERVICE (variables count as "?var").
-
-    Raises BadQuery when the query cannot be parsed.
-    """
-    from rdflib.plugins.sparql.parser import parseQuery
-
-    try:
-        tree = parseQuery(text)
-    except Exception as exc:  # pyparsing errors and bare Exception for unknown prefixes
-        raise BadQuery(f"SPARQL syntax error: {exc}") from exc
-    return _endpoints(tree)
+    """The endpoints of the SERVICE calls the engine can read in ``text`` (variables as "?var"); see
+    :func:`service_calls`, which raises what this raises."""
+    return [call.endpoint for call in service_calls(text)]
 
 
 def refuse_update(text: str, exc: Exception) -> None:
@@ -649,15 +748,21 @@ def refuse_update(text: str, exc: Exception) -> None:
     raise Forbidden(f"SPARQL Update ({names}) is not allowed: this endpoint is read-only") from exc
 
 
-def relay_services(text: str, service_allowlist: Sequence[str], relay: str) -> str:
-    """``text`` with each allowlisted SERVICE endpoint IRI replaced by ``{relay}{its index}``.
+def relay_services(text: str, calls: Sequence[ServiceCall], service_allowlist: Sequence[str], relay: str) -> str:
+    """``text`` with the endpoint term of each of ``calls`` (inspected: all on the allowlist) replaced by
+    ``<{relay}{its index in the allowlist}>``, and nothing else: a string that mentions an endpoint stays as it is.
 
-    Raises BadQuery when a SERVICE endpoint is not written as a full IRI (a
-    prefixed name or a variable cannot be relayed).
+    Raises BadQuery when two calls' terms overlap (the engine reads one of them; which cannot be told here), and
+    Forbidden when the rewritten text still spells a call that does not go to the relay.
     """
-    for index, endpoint in enumerate(service_allowlist):
-        text = text.replace(f"<{endpoint}>", f"<{relay}{index}>")
-    stray = [e for e in service_endpoints(text) if not e.startswith(relay)]
+    index = {endpoint: i for i, endpoint in enumerate(service_allowlist)}
+    ordered = sorted(set(calls), key=lambda call: (call.start, call.end))
+    for before, after in zip(ordered, ordered[1:]):
+        if after.start < before.end:
+            raise BadQuery(f"the SERVICE endpoints {before.term} and {after.term} overlap: write one IRI after SERVICE")
+    for call in reversed(ordered):
+        text = f"{text[: call.start]}<{relay}{index[call.endpoint]}>{text[call.end :]}"
+    stray = [call.endpoint for call in service_calls(text) if not call.endpoint.startswith(relay)]
     if stray:
-        raise BadQuery(f"write SERVICE endpoints as full IRIs, e.g. <{stray[0].lstrip('?')}>; prefixed names and variables are not relayed")
+        raise Forbidden(f"SERVICE <{stray[0]}> cannot be relayed")
     return text

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import socket
-import urllib.error
-import urllib.request
+import secrets
+import threading
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from shiquan import formats
 from shiquan.errors import (
     BadRequest,
     Forbidden,
-    GatewayTimeout,
     NotFound,
     RemoteServiceFailed,
     UnsupportedMediaType,
 )
 from shiquan.publish.description import service_description
-from shiquan.sparql.text import SERVICE
+from shiquan.runtime import remote
+from shiquan.sparql.text import service_calls
 from shiquan.web import choose
 from shiquan.web import respond
 from shiquan.web import runtime
@@ -81,71 +81,110 @@ def sparql():
         raise BadRequest("the query is empty")
     accept, fmt = request.headers.get("Accept"), params.get("format")
     defaults, named = params.getlist("default-graph-uri") or None, params.getlist("named-graph-uri") or None
+    with _relays().open() as relay:
+        media_type, body = runtime().query(
+            text=texts[0], accept=accept, fmt=fmt, default_graph_uris=defaults, named_graph_uris=named, service_relay=relay
+        )
     tag = _etag(texts[0], accept, fmt, defaults, named)
-    if tag and tag in request.if_none_match:
+    # Only an answer that was given can be "not modified": a refusal or an error is never a 304.
+    if tag and request.method in ("GET", "HEAD") and tag in request.if_none_match:
         response = Response(status=304)
-        response.set_etag(tag)
-        return response
-    relay = _relay_base() if runtime().settings["SERVICE_ALLOWLIST"] else None
-    media_type, body = runtime().query(
-        text=texts[0], accept=accept, fmt=fmt, default_graph_uris=defaults, named_graph_uris=named, service_relay=relay
-    )
-    response = respond(body, media_type)
+    else:
+        response = respond(body, media_type)
     if tag:
         response.set_etag(tag)
         response.headers["Cache-Control"] = "no-cache"
     return response
 
 
-def _relay_base() -> str:
+def _etag(text: str, *request_parts) -> str | None:
+    """An entity tag for an answer: the dataset's version and the request that asked for it.
+
+    The store is read-only, so the same request on the same version gets the same answer; a query that may call
+    SERVICE (anywhere the engine can read one) depends on another endpoint and gets no tag, and so does every
+    answer from a remote store, which has no version.
+    """
+    if not runtime().version or service_calls(text):
+        return None
+    digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
+    return f"{runtime().version}-{digest}"
+
+
+# ---------------------------------------------------------------- the SERVICE relay
+
+LOOPBACK = {"127.0.0.1", "::1"}
+RELAYED_HEADERS = ("Content-Type", "Accept", "User-Agent")
+
+
+class Relays:
+    """The relay's open doors: one per query that may call SERVICE, named by a token in its relay URL and closed
+    when the query's request ends (its calls then stop), and a cap on the calls relayed at once (two per worker:
+    a worker makes one at a time, and one more may still be ending), so that no endpoint, however slow, can hold
+    more than that many of the server's threads."""
+
+    def __init__(self, calls_at_once: int):
+        self.doors: dict[str, threading.Event] = {}
+        self.slots = threading.BoundedSemaphore(calls_at_once)
+
+    @contextlib.contextmanager
+    def open(self):
+        """A relay URL prefix for one query (None without an allowlist), valid until the block ends."""
+        if not runtime().settings["SERVICE_ALLOWLIST"]:
+            yield None
+            return
+        token, ended = secrets.token_urlsafe(16), threading.Event()
+        self.doors[token] = ended
+        try:
+            yield _relay_base(token)
+        finally:
+            ended.set()
+            self.doors.pop(token, None)
+
+
+def _relays() -> Relays:
+    relays = current_app.extensions.get("shiquan.relays")
+    if relays is None:
+        relays = current_app.extensions.setdefault("shiquan.relays", Relays(2 * max(1, int(runtime().settings["WORKERS"]))))
+    return relays
+
+
+def _relay_base(token: str) -> str:
     """Where this server's own workers reach the SERVICE relay: the address it is bound to, not the public host."""
     host = str(runtime().settings.get("HOST") or "127.0.0.1")
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{request.environ.get('SERVER_PORT', '80')}" + url_for("sparql.relay", index=0)[:-1]
+    return f"http://{host}:{request.environ.get('SERVER_PORT', '80')}" + url_for("sparql.relay", token=token, index=0)[:-1]
 
 
-def _etag(text: str, *request_parts) -> str | None:
-    """An entity tag for an answer: the dataset's version and the request that asked for it.
+@bp.route("/_service/<token>/<int:index>", methods=["GET", "POST"])
+def relay(token: str, index: int):
+    """Relay one SERVICE call of a running query to allowlisted endpoint ``index``: the whole call within
+    SERVICE_TIMEOUT_S, no redirect followed, stopped when the query's request ends.
 
-    The store is read-only, so the same request on the same version gets the same answer; a query
-    calling SERVICE depends on another endpoint and gets no tag, and so does every answer from a remote
-    store, which has no version.
-    """
-    if not runtime().version or SERVICE.search(text):
-        return None
-    digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
-    return f"{runtime().version}-{digest}"
-
-
-LOOPBACK = {"127.0.0.1", "::1"}
-RELAYED_HEADERS = ("Content-Type", "Accept", "User-Agent")
-
-
-@bp.route("/_service/<int:index>", methods=["GET", "POST"])
-def relay(index: int):
-    """Relay one SERVICE call of a query worker to allowlisted endpoint ``index``, under SERVICE_TIMEOUT_S.
-
-    Only the workers on this machine call it; it forwards nowhere but the allowlist.
+    Only the workers on this machine call it, with the token of a query still running; it forwards nowhere but the
+    allowlist.
     """
     if request.remote_addr not in LOOPBACK:
         raise Forbidden("the SERVICE relay only serves this server's own query workers")
+    relays = _relays()
+    ended = relays.doors.get(token)
+    if ended is None:
+        raise NotFound("no running query relays its SERVICE calls here")
     allowlist = runtime().settings["SERVICE_ALLOWLIST"]
     if not 0 <= index < len(allowlist):
         raise NotFound(f"no allowlisted SERVICE endpoint number {index}")
-    target = allowlist[index] + (("&" if "?" in allowlist[index] else "?") + request.query_string.decode() if request.query_string else "")
+    query = request.query_string.decode("latin-1")
+    target = allowlist[index] + (("&" if "?" in allowlist[index] else "?") + query if query else "")
     headers = {name: request.headers[name] for name in RELAYED_HEADERS if name in request.headers}
     data = request.get_data() if request.method == "POST" else None
-    limit = float(runtime().settings["SERVICE_TIMEOUT_S"])
+    if not relays.slots.acquire(blocking=False):
+        raise RemoteServiceFailed(f"SERVICE <{allowlist[index]}> was not called: too many SERVICE calls are running")
     try:
-        with urllib.request.urlopen(urllib.request.Request(target, data=data, headers=headers, method=request.method), timeout=limit) as answer:
-            body, status, content_type = answer.read(), answer.status, answer.headers.get("Content-Type", "application/octet-stream")
-    except urllib.error.HTTPError as exc:
-        body, status, content_type = exc.read(), exc.code, exc.headers.get("Content-Type", "text/plain")
-    except (TimeoutError, socket.timeout) as exc:
-        raise GatewayTimeout(f"SERVICE <{allowlist[index]}> did not answer within {limit:g} s") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise RemoteServiceFailed(f"SERVICE <{allowlist[index]}> failed: {getattr(exc, 'reason', exc)}") from exc
+        status, content_type, body = remote.forward(
+            target, request.method, data, headers, float(runtime().settings["SERVICE_TIMEOUT_S"]), ended
+        )
+    finally:
+        relays.slots.release()
     return Response(body, status=status, content_type=content_type)
