@@ -1,7 +1,7 @@
 """Hardening of /sparql over a real socket, served by waitress with real worker processes.
 
 Pathological queries are stopped within the time limit while other clients are served; a worker killed in the
-middle of a request is not run again (503) and is replaced; 16 clients for a minute get only correct answers and the server's
+middle of a request is not run again (503) and is replaced; 32 clients for a minute get only correct answers and the server's
 memory stays flat (slow); malformed requests get a 4xx with a JSON message, never a 5xx, and never cost a worker.
 """
 
@@ -31,7 +31,7 @@ TIMEOUT_S = 2.0
 WORKERS = 2
 THREADS = 16  # as `shiquan serve`
 SOAK_SECONDS = 60
-SOAK_CLIENTS = 16
+SOAK_CLIENTS = 32
 SAMPLE_EVERY_S = 5
 ASK = "ASK { ?s ?p ?o }"
 JSON_RESULTS = "application/sparql-results+json"
@@ -357,7 +357,7 @@ def _percentile(histogram: collections.Counter, fraction: float) -> int:
 
 
 @pytest.mark.slow
-def test_soak_sixteen_clients_get_only_correct_answers_and_memory_stays_flat(runtime, base):
+def test_soak_thirty_two_clients_get_only_correct_answers_and_memory_stays_flat(runtime, base):
     examples = []
     for path in sorted(QUERIES.glob("*.rq")):
         text = path.read_text(encoding="utf-8")
