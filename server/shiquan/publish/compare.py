@@ -38,6 +38,7 @@ CLASS_WORDS = {
     "same": {"zh": "一致", "en": "agree"},
 }
 CANNOT = {"zh": "无法比较：", "en": "cannot be compared: "}
+YES = {"zh": "是", "en": "yes"}
 
 
 @dataclass
@@ -210,3 +211,26 @@ class _Aligning:
         shown = [Column(c, labels.pick(self.labels.get(c, {}), self.lang, labels.compact(c))) for c in columns]
         return Comparison(compared, left_out, shown, list(rows.values()), dict(counts), totals)
 
+
+def table_lines(found: Comparison, lang: str) -> tuple[list[str], list[list]]:
+    """The comparison as a table: one line per matter and level, each plan's payer and quote, then the classes."""
+    header = ["类别" if lang == "zh" else "category", "事项" if lang == "zh" else "matter",
+              "层级" if lang == "zh" else "level"]
+    for plan in found.plans:
+        header += [f"{plan.number or plan.slug} {w}" for w in (("支出责任", "按照隶属关系", "原文") if lang == "zh"
+                                                             else ("payer", "by subordination", "quote"))]
+    header.append("差异" if lang == "zh" else "differences")
+    lines = []
+    labels = {c.level: c.label for c in found.columns}
+    for row in found.rows:
+        for cell in row.cells:
+            if not any(cell.rulings):
+                continue
+            line = [row.category_label, row.label, labels[cell.level]]
+            for here in cell.rulings:
+                line += [" | ".join(r.payer_label for r in here),
+                         YES[lang] if any(r.by_subordination for r in here) else "",
+                         " | ".join(r.quote for r in here)]
+            line.append("；".join(CLASS_WORDS[c][lang] for c in cell.classes) or CLASS_WORDS["same"][lang])
+            lines.append(line)
+    return header, lines

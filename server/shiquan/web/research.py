@@ -45,30 +45,6 @@ def plans():
     return respond(render_template("plans.html", plans=found, lang=lang, other="en" if lang == "zh" else "zh"), HTML)
 
 
-def _compare_lines(found: comparing.Comparison, lang: str) -> tuple[list[str], list[list]]:
-    """The comparison as a table: one line per matter and level, each plan's payer and quote, then the classes."""
-    header = ["类别" if lang == "zh" else "category", "事项" if lang == "zh" else "matter",
-              "层级" if lang == "zh" else "level"]
-    for plan in found.plans:
-        header += [f"{plan.number or plan.slug} {w}" for w in (("支出责任", "按照隶属关系", "原文") if lang == "zh"
-                                                             else ("payer", "by subordination", "quote"))]
-    header.append("差异" if lang == "zh" else "differences")
-    lines = []
-    labels = {c.level: c.label for c in found.columns}
-    for row in found.rows:
-        for cell in row.cells:
-            if not any(cell.rulings):
-                continue
-            line = [row.category_label, row.label, labels[cell.level]]
-            for here in cell.rulings:
-                line += [" | ".join(r.payer_label for r in here),
-                         tables.YES[lang] if any(r.by_subordination for r in here) else "",
-                         " | ".join(r.quote for r in here)]
-            line.append("；".join(comparing.CLASS_WORDS[c][lang] for c in cell.classes) or comparing.CLASS_WORDS["same"][lang])
-            lines.append(line)
-    return header, lines
-
-
 @bp.get("/compare")
 def compare():
     """Compare the plans named by ``plan`` (two or more slugs): HTML, JSON by Accept, or ``format=csv|xlsx``."""
@@ -77,7 +53,7 @@ def compare():
     slugs = request.args.getlist("plan")
     if fmt in TABLE_TYPES:
         found = comparing.compare(runtime().answer, slugs, lang)
-        header, lines = _compare_lines(found, lang)
+        header, lines = comparing.table_lines(found, lang)
         name = "compare-" + "-vs-".join(slugs)
         if fmt == "csv":
             return _download(tables.csv_bytes(header, lines), tables.CSV_TYPE, f"{name}.{lang}.csv")
