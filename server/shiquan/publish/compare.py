@@ -234,3 +234,25 @@ def table_lines(found: Comparison, lang: str) -> tuple[list[str], list[list]]:
             line.append("；".join(CLASS_WORDS[c][lang] for c in cell.classes) or CLASS_WORDS["same"][lang])
             lines.append(line)
     return header, lines
+
+
+def as_json(found: Comparison) -> dict:
+    """The comparison as JSON: the plans (with those left out and why), the counts, and every cell with its rulings."""
+    def ruling(r: Ruling) -> dict:
+        return {"assignment": r.assignment, "payer": r.payer_label, "quote": r.quote,
+                "bySubordination": r.by_subordination, "interpretation": r.interpretation}
+
+    return {
+        "compared": found.compared,
+        "plans": [{"slug": p.slug, "number": p.number, "title": p.title} for p in found.plans],
+        "leftOut": [{"slug": p.slug, "number": p.number, "title": p.title, "reason": p.reason} for p in found.left_out],
+        "columns": [{"level": c.level, "label": c.label} for c in found.columns],
+        "totals": dict(found.totals),
+        "counts": {category: dict(counted) for category, counted in found.counts.items()},
+        "rows": [
+            {"matter": row.matter, "label": row.label, "category": row.category_label,
+             "cells": [{"level": cell.level, "classes": cell.classes, "rulings": [[ruling(r) for r in here] for here in cell.rulings]}
+                       for cell in row.cells if any(cell.rulings)]}
+            for row in found.rows
+        ],
+    }

@@ -41,7 +41,7 @@ def plans():
     media_type = choose([HTML, JSON], request.args.get("format"))
     found = index.index(runtime().answer, lang)
     if media_type == JSON:
-        return jsonify({"plans": [asdict(e) for e in found]})
+        return jsonify({"plans": [asdict(e) | {"comparable": e.comparable} for e in found]})
     return respond(render_template("plans.html", plans=found, lang=lang, other="en" if lang == "zh" else "zh"), HTML)
 
 
@@ -61,9 +61,7 @@ def compare():
     media_type = choose([HTML, JSON], fmt)
     found = comparing.compare(runtime().answer, slugs, lang)
     if media_type == JSON:
-        body = asdict(found)
-        body["compared"] = found.compared
-        return jsonify(body)
+        return jsonify(comparing.as_json(found))
     return respond(render_template("compare.html", c=found, lang=lang, slugs=slugs, words=comparing.CLASS_WORDS,
                                    classes=comparing.CLASSES, other="en" if lang == "zh" else "zh"), HTML)
 
