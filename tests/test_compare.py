@@ -224,3 +224,13 @@ def test_shiquan_compare_with_a_plan_without_rulings_says_it_cannot_compare():
 def test_shiquan_plans_lists_the_statuses():
     result = CliRunner().invoke(main, ["plans"])
     assert result.exit_code == 0 and "东政办〔2024〕96号" in result.output and "未录入划分" in result.output
+
+
+def test_an_extracted_plan_is_listed_as_extracted_not_reviewed(tmp_path):
+    text = (FIXTURES / "plans" / "yangli-yangzhengban-2024-12.txt")
+    out = tmp_path / "plan.ttl"
+    result = CliRunner().invoke(main, ["extract", str(text), "-o", str(out)])
+    assert result.exit_code in (0, 1), result.output
+    kg = loading.build_store(config.settings({"DATA_PATHS": [str(DATA), str(out)], "VALIDATE_ON_LOAD": False}))
+    found = [e for e in plans.index(lambda t: run.run(kg.store, t), "en") if e.reviewed is False]
+    assert len(found) == 1 and found[0].status == "unreviewed" and found[0].status_text == "extracted, not reviewed"
