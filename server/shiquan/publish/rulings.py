@@ -179,7 +179,7 @@ class Reader:
         values = " ".join(labels.iri_ref(p) for p in plans)
         facts = self.plan_facts(values, plans)
         found = self.assignments(values)
-        shares = self.shares(values)
+        shares = self.shares({str(r["payer"]) for r in found if r.get("joint") is not None and r["joint"].toPython()})
         notes = self.notes(values)
         self.learn({str(v) for r in found for k, v in r.items() if k in ("matter", "level", "holder", "payer", "category")}
                    | {s.level for members in shares.values() for s in members})
@@ -228,19 +228,21 @@ class Reader:
                 OPTIONAL {{ ?a sq:bySubordination ?sub }}
             }}""")
 
-    def shares(self, values: str) -> dict[str, list[Share]]:
-        """For each joint payer of the plans, its member levels with their percentages where stated."""
+    def shares(self, payers: set[str]) -> dict[str, list[Share]]:
+        """For each joint payer, its member levels with their percentages where stated."""
         members: dict[str, dict[str, Share]] = defaultdict(dict)
-        for r in self.rows(f"""
-            SELECT DISTINCT ?payer ?member ?percentage WHERE {{
-                VALUES ?plan {{ {values} }}
-                ?a sq:statedIn ?plan ; sq:payer ?payer .
-                ?payer a sq:JointPayer ; sq:memberLevel ?member .
-                OPTIONAL {{ ?payer sq:share ?share . ?share sq:shareLevel ?member ; sq:percentage ?percentage }}
-            }}"""):
-            members[str(r["payer"])][str(r["member"])] = Share(
-                str(r["member"]), "", number(r["percentage"]) if "percentage" in r else None
-            )
+        ordered = sorted(payers)
+        for start in range(0, len(ordered), 400):
+            values = " ".join(labels.iri_ref(p) for p in ordered[start : start + 400])
+            for r in self.rows(f"""
+                SELECT ?payer ?member ?percentage WHERE {{
+                    VALUES ?payer {{ {values} }}
+                    ?payer sq:memberLevel ?member .
+                    OPTIONAL {{ ?payer sq:share ?share . ?share sq:shareLevel ?member ; sq:percentage ?percentage }}
+                }}"""):
+                members[str(r["payer"])][str(r["member"])] = Share(
+                    str(r["member"]), "", number(r["percentage"]) if "percentage" in r else None
+                )
         return {payer: list(found.values()) for payer, found in members.items()}
 
     def notes(self, values: str) -> dict[str, dict[str, str]]:
