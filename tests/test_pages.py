@@ -428,15 +428,18 @@ def test_matrix_has_one_row_per_matter(matrix):
 
 def test_matrix_columns_are_the_city_then_the_county_level(matrix):
     columns = [text_of(th).strip() for th in matrix.find("thead").find_all("th", "level")]
-    assert columns == ["市级", "县级"]
+    # in the plan's own words (市与县区), each level's label beside
+    assert columns == ["市（市级）", "县区（县级）"]
 
 
 def test_matrix_cell_for_patent_awards_at_county_level_names_the_county_and_quotes_the_source(matrix):
     row = matrix.find("tr", "matter-row", data_matter=str(PATENT_AWARDS))
     cells = row.find_all("td", "cell")
     county = cells[1]
-    assert text_of(county.find("a", "payer")).strip() == "县级"
+    assert text_of(county.find("a", "payer")).strip() == "县区（县级）"
     quote_ = county.attrs["title"]
+    assert quote_.startswith("专利奖励：")  # the hover names the matter
+    quote_ = quote_[len("专利奖励：") :]
     assert "县区级专利奖励" in quote_ and "由县区承担支出责任" in quote_
     assert normalised(quote_) == normalised(source_paragraph("县区级专利奖励"))
     assert text_of(county.find("span", "section")).strip() == "二（三）"
@@ -446,18 +449,18 @@ def test_matrix_cell_for_patent_awards_at_county_level_names_the_county_and_quot
 def test_matrix_as_csv_has_a_header_and_one_row_per_matter(client):
     response = client.get(f"/plans/{PLAN_SLUG}", headers={"Accept": "text/csv"})
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     header, data = rows[0], rows[1:]
-    assert len(header) == 3 + 2 * 2
-    assert len(data) == 26
-    patent = next(r for r in data if r[2] == str(PATENT_AWARDS))
-    assert patent[1] == "专利奖励" and patent[5] == "县级" and "县区级专利奖励" in patent[6]
+    assert header[4:6] == ["事项", "层级（方案用语）"]
+    assert len(data) == 52  # one line per ruling: 26 matters at two levels
+    patent = next(r for r in data if r[4] == "专利奖励" and r[5] == "县区")
+    assert patent[6] == "县级" and "县区级专利奖励" in patent[header.index("原文")]
 
 
 def test_matrix_format_parameter_gives_csv(client):
     response = client.get(f"/plans/{PLAN_SLUG}?format=csv", headers={"Accept": BROWSER_ACCEPT})
     assert response.mimetype == "text/csv"
-    assert len(list(csv.reader(io.StringIO(response.get_data(as_text=True))))) == 27
+    assert len(list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))) == 53
 
 
 def test_matrix_in_english(client):
@@ -465,10 +468,10 @@ def test_matrix_in_english(client):
     assert root.find("html").attrs["lang"] == "en"
     table = root.find("table", "matrix")
     columns = [text_of(th).strip() for th in table.find("thead").find_all("th", "level")]
-    assert columns == ["prefectural level", "county level"]
+    assert columns == ["市（prefectural level）", "县区（county level）"]
     row = table.find("tr", "matter-row", data_matter=str(PATENT_AWARDS))
     assert text_of(row.find("th")).strip() == "patent awards"
-    assert text_of(row.find_all("td", "cell")[1]).split()[0:2] == ["county", "level"]
+    assert text_of(row.find_all("td", "cell")[1]).split()[0] == "县区（county"  # the plan's word, the label beside
     assert root.find("a", href=f"/plans/{PLAN_SLUG}?lang=zh")
 
 
@@ -581,14 +584,13 @@ def test_matrix_cell_of_a_joint_payer_names_its_members_with_shares(joint_client
     row = table.find("tr", "matter-row", data_matter=str(ID["matter/ceshi-shixiang-jia"]))
     central, local = row.find_all("td", "cell")
     assert text_of(central.find("a", "payer")).strip() == "中央 70%、地方 30%"
-    assert central.attrs["title"] == "测试事项甲，确认为中央与地方共同财政事权，由中央与地方共同承担支出责任。"
+    assert central.attrs["title"] == "测试事项甲：测试事项甲，确认为中央与地方共同财政事权，由中央与地方共同承担支出责任。"
     assert "empty" in local.classes and not text_of(local).strip() and "title" not in local.attrs
 
 
-def test_matrix_cell_without_assignment_stays_empty_in_csv(joint_client):
+def test_matrix_csv_gives_each_share_as_a_number(joint_client):
     response = joint_client.get("/plans/ceshi-ceshifa-2099-1?format=csv&lang=en")
-    header, *rows = csv.reader(io.StringIO(response.get_data(as_text=True)))
-    assert header == ["category", "matter", "matter IRI", "central level payer", "central level quote", "local levels payer", "local levels quote"]
-    by_matter = {r[1]: r for r in rows}
-    assert by_matter["test matter A"][3:] == ["central level 70%, local levels 30%", "测试事项甲，确认为中央与地方共同财政事权，由中央与地方共同承担支出责任。", "", ""]
-    assert by_matter["test matter B"][3:] == ["", "", "local levels", "测试事项乙，确认为地方财政事权，由地方承担支出责任。"]
+    header, *rows = csv.reader(io.StringIO(response.get_data().decode("utf-8-sig")))
+    shared = next(r for r in rows if r[4] == "test matter A")
+    assert [shared[header.index(k)] for k in ("share 1 (%)", "share 2 (%)")] == ["70", "30"]
+    assert {r[4] for r in rows} == {"test matter A", "test matter B"}

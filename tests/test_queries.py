@@ -102,6 +102,11 @@ def check_plan_versus_parent(answer):
     assert labels == {label for (_, _, _, label, _, _) in EXPECTED}
 
 
+def check_compare_two_plans(answer):
+    # The parent plan's text is not held, so it has no rulings: the query says it cannot compare, never "only A".
+    assert values(answer, "difference") == ["cannot compare: 青政〔2024〕36号 has no rulings in the graph"]
+
+
 EXPECTED_ANSWERS = {
     "01-payer-per-level.rq": check_payer_per_level,
     "02-county-level-matters.rq": check_county_matters,
@@ -114,6 +119,7 @@ EXPECTED_ANSWERS = {
     "09-rulings-by-subordination.rq": check_rulings_by_subordination,
     "10-eli-legal-resources.rq": check_eli_legal_resources,
     "11-plan-versus-parent.rq": check_plan_versus_parent,
+    "12-compare-two-plans.rq": check_compare_two_plans,
 }
 QUERY_FILES = sorted(p.name for p in QUERIES.glob("*.rq"))
 

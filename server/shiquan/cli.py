@@ -415,5 +415,86 @@ def matrix_command(plan_slug: str, lang: str, as_csv: bool, data_paths: tuple[Pa
         click.echo(matrix.matrix_table(found, lang))
 
 
+def _select(data_paths: tuple[Path, ...]):
+    """A SELECT runner over a store of ``data_paths`` (default: the project's data), through sparql.run."""
+    overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
+    kg = loading.build_store(config.settings(overrides))
+    return lambda text: run.run(kg.store, text)
+
+
+DATA_OPTION = click.option("--data", "data_paths", multiple=True, type=click.Path(path_type=Path),
+                           help="Data files or folders (default: the project's data).")
+
+
+@main.command(name="plans")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the labels.")
+@DATA_OPTION
+def plans_command(lang: str, data_paths: tuple[Path, ...]) -> None:
+    """List every plan: 文号, title, jurisdiction, level pair, date, rulings, parent and status (with why).
+
+    Exit 0, 2 when the data cannot be read.
+    """
+    from shiquan.publish import plans
+
+    try:
+        found = plans.index(_select(data_paths), lang)
+    except ShiquanError as exc:
+        _fail(exc)
+    variables = ["slug", "文号" if lang == "zh" else "number", "title", "jurisdiction", "levels", "issued", "rulings",
+                 "parent", "status"]
+    rows = [
+        (e.slug, e.number, e.title, e.jurisdiction.label if e.jurisdiction else "", e.level_pair, e.issued,
+         str(e.rulings), e.parent_number, e.status_text + (f": {e.reason}" if e.reason else ""))
+        for e in found
+    ]
+    click.echo(results.table(results.Answer("solutions", variables, [tuple(_literal(v) for v in row) for row in rows])))
+
+
+def _literal(text: str):
+    import pyoxigraph
+
+    return pyoxigraph.Literal(text)
+
+
+@main.command(name="compare")
+@click.argument("slugs", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "xlsx"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File to write (default: standard output; xlsx needs it).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the labels.")
+@DATA_OPTION
+def compare_command(slugs: tuple[str, ...], fmt: str, output: Path | None, lang: str, data_paths: tuple[Path, ...]) -> None:
+    """Compare the plans SLUGS (two or more): matters aligned at each level, each difference classified.
+
+    Exit 0, 2 for fewer than two plans, an unknown plan, --format xlsx without -o, or unreadable data.
+    """
+    from shiquan.publish import compare, tables
+
+    if fmt == "xlsx" and output is None:
+        click.echo("shiquan: --format xlsx needs -o FILE", err=True)
+        sys.exit(2)
+    try:
+        found = compare.compare(_select(data_paths), list(slugs), lang)
+    except ShiquanError as exc:
+        _fail(exc)
+    for entry in found.left_out:
+        click.echo(f"{entry.number or entry.slug}: {entry.reason}", err=True)
+    if not found.compared:
+        return
+    header, lines = compare.table_lines(found, lang)
+    if fmt == "csv":
+        data = tables.csv_bytes(header, lines)
+    elif fmt == "xlsx":
+        data = tables.xlsx_bytes([("compare", header, lines)])
+    else:
+        counts = ", ".join(f"{compare.CLASS_WORDS[k][lang]} {found.totals[k]}" for k in compare.CLASSES)
+        rows = [tuple(_literal(tables._text(v)[:60]) for v in line) for line in lines]
+        data = (counts + "\n\n" + results.table(results.Answer("solutions", header, rows)) + "\n").encode("utf-8")
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+
+
 if __name__ == "__main__":
     main()

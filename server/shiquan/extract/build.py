@@ -481,6 +481,7 @@ class _Extraction:
         graph.add((self.source, DCTERMS.format, Literal("text/plain")))
         graph.add((self.source, DCTERMS.language, Literal("zh")))
         graph.add((self.source, SQ.content, Literal(self.text)))
+        graph.add((plan, SQ.reviewed, Literal(False)))
         note(
             graph, plan,
             "Extracted from the plan's text by shiquan extract; not yet checked by hand.",

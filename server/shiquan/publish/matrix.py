@@ -9,26 +9,22 @@ caller's business.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 import pyoxigraph as ox
 from rdflib import RDF, URIRef
 from rdflib.namespace import DCTERMS
 
 from shiquan import labels
+from shiquan.publish import rulings, tables
 from shiquan.errors import NotFound
+from shiquan.publish.rulings import PROLOGUE, solutions  # noqa: F401 (the pages read solutions here)
 from shiquan.sparql.results import Answer, table
-from shiquan.terms import to_rdflib
 from shiquan.vocab import ID, PREFIXES, SQ
 
 Select = Callable[[str], Answer]
-# The prologue of the queries built here (values are never pasted in: IRIs go through labels.iri_ref).
-PROLOGUE = "".join(f"PREFIX {p}: <{PREFIXES[p]}>\n" for p in ("dcterms", "rdf", "rdfs", "skos", "sq"))
 # The words of the CSV header, by language.
 MATRIX_WORDS = {
     "zh": {"category": "类别", "matter": "事项", "matter_iri": "事项IRI", "payer": "支出责任", "quote": "原文"},
@@ -36,23 +32,27 @@ MATRIX_WORDS = {
 }
 
 
-def solutions(select: Select, text: str) -> list[dict]:
-    """Run a SELECT (with PROLOGUE); its solutions as dicts of rdflib terms, unbound variables left out."""
-    answer = select(PROLOGUE + text)
-    return [
-        {name: to_rdflib(term) for name, term in zip(answer.variables, row) if term is not None}
-        for row in answer.rows
-    ]
-
-
 @dataclass
 class Cell:
-    """One assignment of a matter to a level: who pays (labelled), the quoted sentence, its section."""
+    """One assignment of a matter to a level: who pays (labelled), the quoted sentence, its section, its caveats."""
 
     payer: str
     quote: str
     section: str
     assignment: str  # the assignment's IRI
+    matter: str = ""  # the matter's label, for the hover text
+    by_subordination: bool = False
+    interpretation: str = ""
+
+    @property
+    def hover(self) -> str:
+        """The hover text: the matter named, then the quote, then the caveats."""
+        lines = [f"{self.matter}：{self.quote}" if self.matter else self.quote]
+        if self.by_subordination:
+            lines.append(rulings.SUBORDINATION)
+        if self.interpretation:
+            lines.append(self.interpretation)
+        return "\n".join(lines)
 
 
 @dataclass
@@ -76,8 +76,15 @@ class Group:
 
 @dataclass
 class Column:
+    """A level: its label, and the plan's own words for it ("县区" for the county level of 市与县区)."""
+
     iri: str
     label: str
+    words: str = ""
+
+    @property
+    def text(self) -> str:
+        return rulings.in_words(self.words, self.label)
 
 
 @dataclass
@@ -108,6 +115,7 @@ class Matrix:
     links: list[Link]
     columns: list[Column]
     groups: list[Group]
+    rulings: list[rulings.Ruling] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -124,46 +132,30 @@ def plan_matrix(select: Select, plan_iri: str, lang: str) -> Matrix:
     return _Building(select, plan_iri, lang).matrix()
 
 
-def _number(literal) -> str:
-    """A percentage as written in a cell: 70.0 as "70"."""
-    try:
-        value = Decimal(str(literal))
-    except InvalidOperation:
-        return str(literal)
-    return f"{value.normalize():f}"
-
-
 class _Building:
-    """The steps of building a matrix: the queries, the labels, the columns, then the groups of rows."""
+    """The steps of building a matrix: the plan's head, its rulings (read by :mod:`rulings`), the columns, the rows."""
 
     def __init__(self, select: Select, plan: str, lang: str):
         self.select, self.plan, self.lang = select, plan, lang
         self.node = labels.iri_ref(plan)
-        self.labels: dict[str, dict[str, str]] = {}
-        self.ranks: dict[str, int] = {}
-        self.members: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+        self.reader = rulings.Reader(select, lang)
 
     def rows(self, text: str) -> list[dict]:
         return solutions(self.select, text)
 
     def matrix(self) -> Matrix:
         head = self.head()
-        assignments = self.assignments()
-        self.ranks = self.level_ranks()
-        self.members = self.joint_members()
+        found = self.reader.read([self.plan])
         iris = {self.plan, str(SQ.jurisdiction), str(SQ.issuedBy), str(SQ.basedOn)}
         iris |= {str(r["o"]) for r in head if isinstance(r["o"], URIRef)}
-        for r in assignments:
-            iris |= {str(v) for v in r.values() if isinstance(v, URIRef)}
-        iris |= {m for found in self.members.values() for m, _ in found}
-        self.labels = labels.lookup(self.rows, iris)
+        self.reader.learn(iris)
         facts: dict[URIRef, list] = defaultdict(list)
         for r in head:
             facts[r["p"]].append(r["o"])
-        columns = self.columns(facts, assignments)
-        return self.header(facts, columns, self.groups(assignments, columns))
-
-    # -- the queries ------------------------------------------------------------------------
+        columns = self.columns(facts, found)
+        matrix = self.header(facts, columns, self.groups(found, columns))
+        matrix.rulings = found
+        return matrix
 
     def head(self) -> list[dict]:
         """What the plan says of itself. Raises NotFound when it is no plan."""
@@ -179,91 +171,60 @@ class _Building:
             raise NotFound(f"no plan <{self.plan}> in the graph")
         return head
 
-    def assignments(self) -> list[dict]:
-        return self.rows(f"""
-            SELECT ?a ?matter ?level ?payer ?quote ?section ?category ?order WHERE {{
-                ?a sq:statedIn {self.node} ; sq:matter ?matter ; sq:level ?level .
-                OPTIONAL {{ ?a sq:payer ?payer }}
-                OPTIONAL {{ ?a sq:sourceText ?quote }}
-                OPTIONAL {{ ?a sq:provision/sq:sectionNumber ?section }}
-                OPTIONAL {{ ?matter sq:category ?category . OPTIONAL {{ ?category sq:order ?order }} }}
-            }}""")
+    def label(self, iri: str) -> str:
+        return self.reader.label(iri)
 
-    def level_ranks(self) -> dict[str, int]:
-        """The rank of every level the plan divides between, assigns to or names in a joint payer."""
-        return {
+    def columns(self, facts: dict[URIRef, list], found: list[rulings.Ruling]) -> list[Column]:
+        """The levels the plan divides between (higher first), then any other level it assigns to."""
+        words = {r.level: r.level_words for r in found if r.level_words}
+        divided = [str(level) for level in facts[SQ.dividesBetween]]
+        self.reader.learn(divided)
+        seen = {r.level: n for n, r in enumerate(found)}
+        pair = labels.pick({o.language or "": str(o) for o in facts[SQ.levelPair]}, "zh")
+        ranked = self.ranks(divided)
+        words |= rulings.level_words(pair, ranked)
+        levels = sorted(divided, key=lambda level: (ranked[level], level))
+        levels += sorted({r.level for r in found} - set(levels), key=lambda level: (seen[level], level))
+        return [Column(level, self.label(level), words.get(level, "")) for level in levels]
+
+    def ranks(self, levels: list[str]) -> dict[str, int]:
+        """The rank of each level (a level group: its highest member's), 99 when the graph gives none."""
+        if not levels:
+            return {}
+        values = " ".join(labels.iri_ref(level) for level in levels)
+        found = {
             str(r["level"]): int(r["rank"])
             for r in self.rows(f"""
-                SELECT DISTINCT ?level ?rank WHERE {{
-                    {{ {self.node} sq:dividesBetween ?level }}
-                    UNION {{ ?a sq:statedIn {self.node} ; sq:level ?level }}
-                    UNION {{ ?a sq:statedIn {self.node} ; sq:payer/sq:memberLevel ?level }}
-                    ?level sq:rank ?rank .
-                }}""")
+                SELECT ?level (MIN(?r) AS ?rank) WHERE {{
+                    VALUES ?level {{ {values} }}
+                    {{ ?level sq:rank ?r }} UNION {{ ?level sq:includesLevel/sq:rank ?r }}
+                }} GROUP BY ?level""")
+            if "rank" in r
         }
+        return {level: found.get(level, 99) for level in levels}
 
-    def joint_members(self) -> dict[str, list[tuple[str, str | None]]]:
-        """For each joint payer of the plan, its member levels with their percentages where stated."""
-        members: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
-        for r in self.rows(f"""
-            SELECT DISTINCT ?payer ?member ?percentage WHERE {{
-                ?a sq:statedIn {self.node} ; sq:payer ?payer .
-                ?payer a sq:JointPayer ; sq:memberLevel ?member .
-                OPTIONAL {{ ?payer sq:share ?share . ?share sq:shareLevel ?member ; sq:percentage ?percentage }}
-            }}"""):
-            members[str(r["payer"])].append((str(r["member"]), _number(r["percentage"]) if "percentage" in r else None))
-        return members
-
-    # -- the matrix -------------------------------------------------------------------------
-
-    def label(self, iri: str) -> str:
-        return labels.pick(self.labels.get(iri, {}), self.lang, labels.compact(iri))
-
-    def rank_key(self, level: str) -> tuple:
-        """Ranked levels by rank, level groups (no rank) after them."""
-        return (self.ranks.get(level) is None, self.ranks.get(level, 0))
-
-    def columns(self, facts: dict[URIRef, list], assignments: list[dict]) -> list[str]:
-        """The levels the plan divides between, then any other level it assigns to, by rank."""
-        columns = [str(level) for level in facts[SQ.dividesBetween]]
-        columns += sorted({str(r["level"]) for r in assignments} - set(columns))
-        columns.sort(key=lambda level: (*self.rank_key(level), self.label(level)))
-        return columns
-
-    def payer_text(self, payer: str) -> str:
-        """Who pays: the payer's label, or a joint payer's members with their shares, by rank."""
-        if payer not in self.members:
-            return self.label(payer)
-        shares = sorted(self.members[payer], key=lambda m: (*self.rank_key(m[0]), m[0]))
-        joined = "、" if self.lang == "zh" else ", "
-        return joined.join(self.label(m) + (f" {share}%" if share else "") for m, share in shares)
-
-    def groups(self, assignments: list[dict], columns: list[str]) -> list[Group]:
-        """The matters by category, categories by their order, matters by label; each with a cell per column."""
+    def groups(self, found: list[rulings.Ruling], columns: list[Column]) -> list[Group]:
+        """The matters by category in the plan's order (section, then place in the text); a cell per column."""
         categories: dict[str, Group] = {}
         matters: dict[str, dict[str, Row]] = defaultdict(dict)
         cells: dict[tuple[str, str], list[Cell]] = defaultdict(list)
         uncategorised = "未分类" if self.lang == "zh" else "uncategorised"
-        for r in assignments:
-            category, matter = str(r.get("category", "")), str(r["matter"])
-            if category not in categories:
-                order = int(r["order"]) if "order" in r else None
-                categories[category] = Group(category or None, self.label(category) if category else uncategorised, order)
-            matters[category][matter] = Row(matter, self.label(matter))
-            payer = str(r["payer"]) if "payer" in r else ""
-            cells[(matter, str(r["level"]))].append(Cell(
-                self.payer_text(payer) if payer else "", str(r.get("quote", "")), str(r.get("section", "")), str(r["a"])
+        for r in found:  # already in the plan's order
+            if r.category not in categories:
+                order = r.order[1] if r.order and r.order[1] != rulings.FAR else None
+                categories[r.category] = Group(r.category or None, r.category_label if r.category else uncategorised, order)
+            matters[r.category].setdefault(r.matter, Row(r.matter, r.matter_label))
+            cells[(r.matter, r.level)].append(Cell(
+                r.payer_label, r.quote, r.section, r.assignment, r.matter_label, r.by_subordination, r.interpretation
             ))
-        for found in cells.values():
-            found.sort(key=lambda c: c.assignment)
-        groups = sorted(categories.values(), key=lambda g: (g.order is None, g.order or 0, g.label))
+        groups = list(categories.values())
         for group in groups:
-            group.rows = sorted(matters[group.iri or ""].values(), key=lambda m: (m.label, m.iri))
+            group.rows = list(matters[group.iri or ""].values())
             for row in group.rows:
-                row.cells = [cells.get((row.iri, level), []) for level in columns]
+                row.cells = [cells.get((row.iri, column.iri), []) for column in columns]
         return groups
 
-    def header(self, facts: dict[URIRef, list], columns: list[str], groups: list[Group]) -> Matrix:
+    def header(self, facts: dict[URIRef, list], columns: list[Column], groups: list[Group]) -> Matrix:
         titles = {t.language or "": str(t) for t in facts[DCTERMS.title]}
         slug = self.plan[len(str(ID) + "plan/") :]
         return Matrix(
@@ -279,7 +240,7 @@ class _Building:
                 for p in (SQ.jurisdiction, SQ.issuedBy, SQ.basedOn)
                 if facts[p]
             ],
-            columns=[Column(level, self.label(level)) for level in columns],
+            columns=columns,
             groups=groups,
         )
 
@@ -287,36 +248,22 @@ class _Building:
 # -- renderings ---------------------------------------------------------------------------------
 
 
-def _lines(matrix: Matrix, lang: str) -> tuple[list[str], list[list[str]]]:
-    """The matrix as a header and one line per matter: category, matter, its IRI, then payer and quote per level."""
-    words = MATRIX_WORDS[lang]
-    header = [words["category"], words["matter"], words["matter_iri"]]
-    for column in matrix.columns:
-        header += [f"{column.label} {words['payer']}", f"{column.label} {words['quote']}"]
-    lines = []
-    for group in matrix.groups:
-        for row in group.rows:
-            line = [group.label, row.label, row.iri]
-            for found in row.cells:
-                line += [" | ".join(c.payer for c in found), " | ".join(c.quote for c in found)]
-            lines.append(line)
-    return header, lines
-
-
 def matrix_csv(matrix: Matrix, lang: str) -> bytes:
-    """The matrix as CSV (UTF-8, CRLF): a header, then one line per matter with the payer and quote of each level."""
-    header, lines = _lines(matrix, lang)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(lines)
-    return buffer.getvalue().encode("utf-8")
+    """The plan's rulings as CSV that Excel opens (BOM, CRLF): the table of every ruling (:mod:`tables`), in the
+    plan's order, with 文号, section, holder, shares as numbers and the caveats in their own columns."""
+    return tables.csv_bytes(tables.ruling_header(lang), (tables.ruling_line(r, lang) for r in matrix.rulings))
+
+
+def matrix_xlsx(matrix: Matrix, lang: str) -> bytes:
+    """The plan's rulings as an XLSX workbook: the same table as :func:`matrix_csv`."""
+    lines = [tables.ruling_line(r, lang) for r in matrix.rulings]
+    return tables.xlsx_bytes([(matrix.slug, tables.ruling_header(lang), lines)])
 
 
 def matrix_table(matrix: Matrix, lang: str) -> str:
     """The matrix as an aligned text table: category, matter, then who pays at each level (quotes left out)."""
     words = MATRIX_WORDS[lang]
-    variables = [words["category"], words["matter"], *(column.label for column in matrix.columns)]
+    variables = [words["category"], words["matter"], *(column.text for column in matrix.columns)]
     rows = [
         tuple(ox.Literal(text) for text in (group.label, row.label, *(" | ".join(c.payer for c in found) for found in row.cells)))
         for group in matrix.groups

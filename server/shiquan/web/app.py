@@ -10,7 +10,7 @@ from flask import Flask
 
 from shiquan import config
 from shiquan.runtime.runtime import Runtime
-from shiquan.web import PublicBase, download, health, pages, register_errors, sparql, validate
+from shiquan.web import PublicBase, download, health, pages, register_errors, research, sparql, validate
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, progress=None) -> Flask:
@@ -26,7 +26,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, progress=None) -> Fla
     runtime = Runtime(app.config, progress)
     app.extensions["shiquan"] = runtime
     atexit.register(runtime.close)
-    for bp in (sparql.bp, download.bp, pages.bp, validate.bp, health.bp):
+    for bp in (sparql.bp, download.bp, pages.bp, research.bp, validate.bp, health.bp):
         app.register_blueprint(bp)
     register_errors(app)
     app.wsgi_app = PublicBase(app)  # absolute URLs from PUBLIC_BASE_URL, never the Host header

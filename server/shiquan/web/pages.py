@@ -41,6 +41,7 @@ from shiquan.web import runtime
 bp = Blueprint("pages", __name__)
 
 HTML = "text/html"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The RDF formats a resource page links to, in the order shown: media type → (name shown, format parameter).
 RDF_FORMATS = {
     formats.TURTLE.media_type: ("Turtle", "turtle"),
@@ -345,13 +346,13 @@ PLAN_WORDS = {
     "zh": {
         "matrix": "事权和支出责任划分表", "number": "文号", "issued": "印发日期", "pair": "划分层级", "matter": "事项",
         "empty": "该方案尚无事权划分数据。", "count": "项事项", "switch": "English", "csv": "下载 CSV",
-        "page": "方案详情",
+        "page": "方案详情", "interpretation": "解读",
         "hint": "每格为承担支出责任的一方；悬停可见原文，小字为条款编号。空格表示方案未就该事项在该层级作出划分。",
     },
     "en": {
         "matrix": "Responsibility matrix", "number": "Document number", "issued": "Issued", "pair": "Levels divided",
         "matter": "Matter", "empty": "This plan holds no assignments yet.", "count": "matters", "switch": "中文",
-        "csv": "Download CSV", "page": "Plan details",
+        "csv": "Download CSV", "page": "Plan details", "interpretation": "interpretation",
         "hint": "Each cell names who bears the expenditure; hover for the quoted sentence; the small print is the "
         "section number. An empty cell means the plan rules nothing on that matter for that level.",
     },
@@ -368,10 +369,12 @@ def plan(slug: str):
     lang = request.args.get("lang", "zh")
     if lang not in LANGS:
         raise BadRequest(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-    media_type = choose([HTML, "text/csv"], request.args.get("format"))
+    fmt = request.args.get("format")
+    media_type = XLSX if fmt == "xlsx" else choose([HTML, "text/csv"], fmt)
     matrix = matrices.plan_matrix(runtime().answer, iri, lang)
-    if media_type == "text/csv":
-        response = respond(matrices.matrix_csv(matrix, lang), media_type)
-        response.headers["Content-Disposition"] = f'inline; filename="{slug}.{lang}.csv"'
+    if media_type != HTML:
+        body = matrices.matrix_xlsx(matrix, lang) if media_type == XLSX else matrices.matrix_csv(matrix, lang)
+        response = respond(body, media_type)
+        response.headers["Content-Disposition"] = f'attachment; filename="{slug}.{lang}.{fmt or "csv"}"'
         return response
     return _html("plan.html", plan=matrix, lang=lang, other="en" if lang == "zh" else "zh", t=PLAN_WORDS[lang])

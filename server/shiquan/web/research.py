@@ -1,0 +1,83 @@
+"""The researcher's pages over the core (publish.plans, publish.compare, publish.tables): /plans, /compare and the
+table of every ruling (/download/rulings.csv, .xlsx). Every fact comes from the workers (``runtime().answer``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+
+from shiquan.errors import BadRequest
+from shiquan.labels import LANGS
+from shiquan.publish import compare as comparing
+from shiquan.publish import plans as index
+from shiquan.publish import rulings, tables
+from shiquan.web import choose, respond, runtime
+
+bp = Blueprint("research", __name__)
+
+HTML, JSON = "text/html", "application/json"
+TABLE_TYPES = {"csv": tables.CSV_TYPE, "xlsx": tables.XLSX_TYPE}
+
+
+def _lang() -> str:
+    """The ``lang`` parameter (zh by default). Raises BadRequest for another language."""
+    lang = request.args.get("lang", "zh")
+    if lang not in LANGS:
+        raise BadRequest(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+    return lang
+
+
+def _download(body: bytes, media_type: str, filename: str) -> Response:
+    response = respond(body, media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/plans")
+def plans():
+    """Every plan with its 文号, title, jurisdiction, level pair, date, parent, number of rulings and status."""
+    lang = _lang()
+    media_type = choose([HTML, JSON], request.args.get("format"))
+    found = index.index(runtime().answer, lang)
+    if media_type == JSON:
+        return jsonify({"plans": [asdict(e) | {"comparable": e.comparable} for e in found]})
+    return respond(render_template("plans.html", plans=found, lang=lang, other="en" if lang == "zh" else "zh"), HTML)
+
+
+@bp.get("/compare")
+def compare():
+    """Compare the plans named by ``plan`` (two or more slugs): HTML, JSON by Accept, or ``format=csv|xlsx``."""
+    lang = _lang()
+    fmt = request.args.get("format")
+    slugs = request.args.getlist("plan")
+    if fmt in TABLE_TYPES:
+        found = comparing.compare(runtime().answer, slugs, lang)
+        header, lines = comparing.table_lines(found, lang)
+        name = "compare-" + "-vs-".join(slugs)
+        if fmt == "csv":
+            return _download(tables.csv_bytes(header, lines), tables.CSV_TYPE, f"{name}.{lang}.csv")
+        return _download(tables.xlsx_bytes([("compare", header, lines)]), tables.XLSX_TYPE, f"{name}.{lang}.xlsx")
+    media_type = choose([HTML, JSON], fmt)
+    found = comparing.compare(runtime().answer, slugs, lang)
+    if media_type == JSON:
+        return jsonify(comparing.as_json(found))
+    return respond(render_template("compare.html", c=found, lang=lang, slugs=slugs, words=comparing.CLASS_WORDS,
+                                   classes=comparing.CLASSES, other="en" if lang == "zh" else "zh"), HTML)
+
+
+@bp.get("/download/rulings.<extension>")
+def all_rulings(extension: str):
+    """The table of every ruling of the graph: CSV streamed a few plans at a time, or XLSX."""
+    lang = _lang()
+    if extension not in TABLE_TYPES:
+        raise BadRequest(f"no table rulings.{extension}; available: rulings.csv, rulings.xlsx")
+    header = tables.ruling_header(lang)
+    answer = runtime().answer
+    if extension == "xlsx":
+        lines = [tables.ruling_line(r, lang) for r in rulings.stream(answer, lang)]
+        return _download(tables.xlsx_bytes([("rulings", header, lines)]), tables.XLSX_TYPE, f"shiquan-rulings.{lang}.xlsx")
+    body = stream_with_context(tables.csv_lines(header, (tables.ruling_line(r, lang) for r in rulings.stream(answer, lang))))
+    response = Response(body, content_type=f"{tables.CSV_TYPE}; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="shiquan-rulings.{lang}.csv"'
+    return response
