@@ -20,9 +20,8 @@ from rdflib.namespace import DCTERMS
 from shiquan import labels
 from shiquan.publish import rulings, tables
 from shiquan.errors import NotFound
-from shiquan.publish.rulings import PROLOGUE, solutions  # noqa: F401 (the pages read solutions here)
 from shiquan.sparql.results import Answer, table
-from shiquan.vocab import ID, PREFIXES, SQ
+from shiquan.vocab import ID, SQ
 
 Select = Callable[[str], Answer]
 # The words of the CSV header, by language.

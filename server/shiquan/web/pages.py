@@ -29,6 +29,7 @@ from shiquan.labels import LABEL_PROPERTIES, LANGS, compact, iri_ref, lang_order
 from shiquan.web import assets
 from shiquan.publish import docs
 from shiquan.publish import matrix as matrices
+from shiquan.publish import rulings
 from shiquan.sparql import results as query
 from shiquan import formats, vocab
 from shiquan.terms import to_rdflib
@@ -65,7 +66,7 @@ def _html(template: str, vary: bool = True, **context) -> Response:
 
 def select(text: str) -> list[dict]:
     """Run a SELECT (with the matrix module's PROLOGUE) in a worker; its solutions as dicts of rdflib terms."""
-    return matrices.solutions(runtime().answer, text)
+    return rulings.solutions(runtime().answer, text)
 
 
 def _graph(answer: query.Answer) -> Graph:
