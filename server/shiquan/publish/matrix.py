@@ -140,7 +140,7 @@ class _Building:
         self.reader = rulings.Reader(select, lang)
 
     def rows(self, text: str) -> list[dict]:
-        return solutions(self.select, text)
+        return rulings.solutions(self.select, text)
 
     def matrix(self) -> Matrix:
         head = self.head()
