@@ -99,5 +99,8 @@ def serving(app, threads: int = 8):
             for channel in list(server._map.values()):
                 channel.close()
 
-        server.trigger.pull_trigger(close_all)
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:  # seen once in a full run: the trigger's descriptor was closed under us (not understood yet)
+            close_all()
         thread.join(timeout=10)
