@@ -19,7 +19,7 @@ import pyoxigraph as ox
 import pytest
 from rdflib import RDF, RDFS, SH, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
-from rdflib.namespace import DCTERMS
+from rdflib.namespace import DCTERMS, SKOS
 
 from shiquan.graph import loading
 from shiquan.graph import reasoning
@@ -299,6 +299,9 @@ def broken(data: Graph) -> Graph:
     g.set((province, DCTERMS.issued, Literal("2018-02-04")))
     g.remove((city, DCTERMS.issued, None))
     g.remove((national, DCTERMS.title, None))
+    g.remove((national, SQ.documentNumber, None))  # no 文号, and no note that it is unknown
+    g.remove((city, SQ.documentNumber, None))  # no 文号, noted unknown: a warning
+    g.add((city, SKOS.editorialNote, Literal("文号不详：网页转载本未载文号。", lang="zh")))
     # resources
     g.add((ID["text/Bad_Slug"], RDF.type, SQ.SourceText))
     g.add((BNode(), RDF.type, SQ.SourceText))
