@@ -358,9 +358,9 @@ class Pool:
         limit = float(self.settings.get("WORKER_MEMORY_MB") or 0)
         while not self._closed:
             for worker in list(self.workers):
-                if worker in self.busy:
-                    continue  # a job's death is read by its caller, who must see how it ended
-                if not worker.process.is_alive():
+                # A busy worker's death is read by its caller, who must see how it ended; but its memory is
+                # checked busy or not (under load workers are always busy, and were never replaced: PSS doubled).
+                if worker not in self.busy and not worker.process.is_alive():
                     self._retire(worker)
                 elif limit and not worker.recycle and (private_mb(worker.process.pid) or 0) > limit:
                     worker.recycle = True
