@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.parse
 import urllib.request
 
-from .conftest import FIXTURES, serving
+from .conftest import DATA, FIXTURES, app_with, serving
 from .test_error_pages import text_of
 
 # Two hand-written test plans that reuse the graph's matters, categories and Haidong (their header says so).
@@ -76,3 +76,10 @@ def test_over_a_real_socket_with_the_served_data(app):
         request = urllib.request.Request(url + "/validate", data=form, headers={"Accept": "text/html"})
         with urllib.request.urlopen(request, timeout=60) as response:
             assert response.status == 200 and 'data-conforms="true"' in response.read().decode("utf-8")
+
+
+def test_an_upload_of_what_is_already_served_counts_each_share_once():
+    # the served data holds the test plans too: the joint payers' shares must still sum to 100, not 200
+    with app_with(DATA_PATHS=[str(DATA), str(FIXTURES / "compare" / "test-plans.ttl")]) as app:
+        body = app.test_client().post("/validate?format=json", data={"data": TEST_PLANS, "served": "1"}).get_json()
+    assert body["conforms"] is True and body["violations"] == 0

@@ -187,6 +187,7 @@ def _plans() -> list[dict]:
         slug = iri[len(str(ID) + "plan/") :]
         plans.append({
             "iri": iri,
+            "slug": slug,
             "href": href_for(iri),
             "matrix": url_for("pages.plan", slug=slug) if "/" not in slug else None,
             "title": str(row.get("title", slug)),
@@ -195,11 +196,36 @@ def _plans() -> list[dict]:
     return plans
 
 
+# The plan the example queries are written for; the query page's plan picker puts another plan in its place.
+EXAMPLE_PLAN = str(mint("plan", "haidong-dongzhengban-2024-96"))
+
+
+def for_plan(found: list[Example], plan: str) -> list[Example]:
+    """The examples with every mention of :data:`EXAMPLE_PLAN` replaced by ``plan`` (an IRI)."""
+    return [Example(e.name, e.en, e.zh, e.text.replace(f"<{EXAMPLE_PLAN}>", f"<{plan}>")) for e in found]
+
+
+def _picked(plans: list[dict]) -> dict | None:
+    """The plan of the ``plan`` parameter (a slug), one of ``plans``. Raises NotFound for another slug."""
+    slug = request.args.get("plan")
+    if not slug:
+        return None
+    picked = next((p for p in plans if p["slug"] == slug), None)
+    if picked is None:
+        raise NotFound(f"no plan {slug!r} in the graph: pick one of the plans listed on the query page")
+    return picked
+
+
 @bp.get("/")
 def index():
-    """The query page: YASGUI over /sparql with the example queries a click away, or a plain form without it."""
+    """The query page: YASGUI over /sparql with the example queries a click away, or a plain form without it; with
+    ``plan`` (a slug), the examples are written for that plan. Raises NotFound for a plan not in the graph."""
     config = current_app.config
+    plans = _plans()
+    picked = _picked(plans)
     found = examples(config["QUERIES_DIR"])
+    if picked:
+        found = for_plan(found, picked["iri"])
     chosen = next((e for e in found if e.name == request.args.get("example")), None)
     return _html(
         "query.html",
@@ -211,7 +237,9 @@ def index():
         yasgui_version=assets.YASGUI["version"],
         endpoint=url_for("sparql.sparql"),
         prefixes={k: v for k, v in PREFIXES.items() if k not in ("sh", "sqs")} | {"id": str(ID)},
-        plans=_plans(),
+        plans=plans,
+        picked=picked,
+        example_plan=EXAMPLE_PLAN,
     )
 
 

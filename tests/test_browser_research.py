@@ -1,0 +1,99 @@
+"""The research pages in a real browser (Debian's Chromium, Playwright) over the app under waitress, with the
+project's data and the hand-written test plans (tests/fixtures/compare/): the query page readable by default, the
+plan picker, /validate, error pages, a matter across plans, search and the charts."""
+
+from __future__ import annotations
+
+import pytest
+
+from shiquan import create_app
+from shiquan.web import assets
+
+from .conftest import DATA, FIXTURES, serving
+from .test_browser import RESULTS_TABLE, browser, page  # noqa: F401 (fixtures)
+from .test_validate_page import BROKEN, TEST_PLANS
+
+HAIDONG, ONE = "haidong-dongzhengban-2024-96", "ceshi-bijiao-2025-1"
+SHOTS = "/tmp/shots"
+# From the source text, 二（四）, the county paragraph: the whole sentence, not cut.
+PROTECTION_COUNTY = ("县区级知识产权保护体系建设，县区级涉外知识产权纠纷应对机制建设，县区级知识产权保护状况评价和绩效监督考核，"
+                     "县区级知识产权保护专项行动，县区级知识产权执法、快速协同保护、维权援助、知识产权侵权纠纷的行政裁决和行政调解，"
+                     "县区级软件正版化工作组织推进等事项，确认为县区财政事权，由县区承担支出责任。")
+
+
+@pytest.fixture(scope="module")
+def site():
+    app = create_app({"TESTING": True, "WORKERS": 2,
+                      "DATA_PATHS": [str(DATA), str(FIXTURES / "compare" / "test-plans.ttl")]})
+    try:
+        assets.install(app.config)
+        with serving(app, threads=4) as url:
+            yield url
+    finally:
+        app.extensions["shiquan"].close()
+
+
+def run_example(page, site: str, name: str, expected: str, query: str = "") -> str:
+    from playwright.sync_api import expect
+
+    page.goto(f"{site}/{query}")
+    page.click(f'a.example[data-example="{name}"]')
+    table = page.locator(RESULTS_TABLE)
+    expect(table.locator("tbody")).to_contain_text(expected)
+    return table.inner_text()
+
+
+def test_results_show_whole_quotes_as_plain_text(page, site):
+    text = run_example(page, site, "05-protection-matters-with-quotes", "县区级")
+    assert PROTECTION_COUNTY in text.replace("\n", "")
+    assert "@zh" not in text and "…" not in text
+    assert "ellipseTable" not in (page.locator(RESULTS_TABLE).get_attribute("class") or "")
+    page.screenshot(path=f"{SHOTS}/query-05.png", full_page=True)
+    assert not page.problems
+
+
+def test_results_show_labels_rather_than_iris(page, site):
+    from playwright.sync_api import expect
+
+    run_example(page, site, "03-matters-per-category", "县级")
+    body = page.locator(f"{RESULTS_TABLE} tbody")
+    expect(body).to_contain_text("知识产权保护")  # the category's label (ontology), not id:category/…
+    text = body.inner_text()
+    assert "id:category/" not in text and "sq:CountyLevel" not in text and "县级" in text
+    assert page.locator(f'{RESULTS_TABLE} a.iri[title="https://w3id.org/shiquan/ontology#CountyLevel"]').count() >= 1
+    assert not page.problems
+
+
+def test_the_plan_picker_fills_the_examples_for_another_plan(page, site):
+    page.goto(f"{site}/")
+    with page.expect_navigation():
+        page.select_option("#plan-picker", ONE)
+    assert f"plan={ONE}" in page.url
+    assert "测试方案一" in page.inner_text("#picked-plan")
+    text = run_example(page, site, "01-payer-per-level", "县区级专利奖励", f"?plan={ONE}")
+    # the test plan's own county ruling, which makes the city pay (tests/fixtures/compare/test-plans.ttl)
+    assert "县区级专利奖励，确认为县区财政事权，由市级承担支出责任。" in text
+    page.screenshot(path=f"{SHOTS}/query-picker.png", full_page=True)
+    assert not page.problems
+
+
+def test_validate_page_keeps_the_text_and_validates_with_the_served_data(page, site):
+    page.goto(f"{site}/validate")
+    page.fill("#data", TEST_PLANS)
+    page.check("#served")
+    page.click("button[type=submit]")
+    assert page.get_attribute("#report", "data-conforms") == "true"
+    assert "测试方案一" in page.input_value("#data")
+    page.screenshot(path=f"{SHOTS}/validate.png", full_page=True)
+    page.fill("#data", BROKEN)
+    page.click("button[type=submit]")
+    assert "syntax error" in page.inner_text("#validate-error") and page.input_value("#data") == BROKEN
+    assert "事权 Shiquan" in page.inner_text("header.site")
+
+
+def test_a_missing_page_is_a_page_of_the_site(page, site):
+    response = page.goto(f"{site}/id/matter/no-such-matter")
+    assert response.status == 404
+    text = page.inner_text("#error")
+    assert "未找到" in text and "Not found" in text and "the graph says nothing about" in text
+    page.screenshot(path=f"{SHOTS}/error-404.png", full_page=True)
