@@ -81,12 +81,12 @@ def test_validate_page_keeps_the_text_and_validates_with_the_served_data(page, s
     page.goto(f"{site}/validate")
     page.fill("#data", TEST_PLANS)
     page.check("#served")
-    page.click("button[type=submit]")
+    page.click(".validate-form button[type=submit]")
     assert page.get_attribute("#report", "data-conforms") == "true"
     assert "测试方案一" in page.input_value("#data")
     page.screenshot(path=f"{SHOTS}/validate.png", full_page=True)
     page.fill("#data", BROKEN)
-    page.click("button[type=submit]")
+    page.click(".validate-form button[type=submit]")
     assert "syntax error" in page.inner_text("#validate-error") and page.input_value("#data") == BROKEN
     assert "事权 Shiquan" in page.inner_text("header.site")
 
@@ -97,3 +97,27 @@ def test_a_missing_page_is_a_page_of_the_site(page, site):
     text = page.inner_text("#error")
     assert "未找到" in text and "Not found" in text and "the graph says nothing about" in text
     page.screenshot(path=f"{SHOTS}/error-404.png", full_page=True)
+
+
+def test_a_matter_page_shows_each_plans_ruling(page, site):
+    page.goto(f"{site}/id/matter/zhuanli-jiangli")
+    text = page.inner_text("#across")
+    assert "东政办〔2024〕96号" in text and "测试〔2025〕1号" in text and "县区（县级）" in text
+    assert "县区级专利奖励，确认为县区财政事权，由市级承担支出责任。" in text
+    page.screenshot(path=f"{SHOTS}/matter.png", full_page=True)
+    assert not page.problems
+
+
+def test_the_search_box_finds_matters_plans_and_quotes(page, site):
+    page.goto(f"{site}/plans")
+    page.fill("#site-search", "专利奖励")
+    with page.expect_navigation():
+        page.press("#site-search", "Enter")
+    assert "专利奖励" in page.inner_text("#found-matters")
+    assert "测试方案一" in page.inner_text("#found-quotes")
+    page.click("#found-matters a")
+    assert "各方案的划分" in page.inner_text("#across")
+    page.goto(f"{site}/search?q=patent+awards&lang=en")
+    assert "patent awards" in page.inner_text("#found-matters")
+    page.screenshot(path=f"{SHOTS}/search.png", full_page=True)
+    assert not page.problems

@@ -317,3 +317,15 @@ def stream(select: Select, lang: str, plans: list[str] | None = None) -> Iterato
     plans = every_plan(select) if plans is None else plans
     for start in range(0, len(plans), CHUNK):
         yield from reader.read(plans[start : start + CHUNK])
+
+
+def of_matter(select: Select, matter: str, lang: str) -> list[Ruling]:
+    """Every plan's rulings on ``matter`` (an IRI), plan by plan (oldest first, then by IRI), each plan's in its own
+    order, level by level. Raises ValueError for an IRI that SPARQL cannot carry."""
+    rows = solutions(select, f"""
+        SELECT ?plan (SAMPLE(?d) AS ?issued) WHERE {{
+            ?a sq:matter {labels.iri_ref(matter)} ; sq:statedIn ?plan . ?plan a sq:Plan .
+            OPTIONAL {{ ?plan dcterms:issued ?d }}
+        }} GROUP BY ?plan ORDER BY ?issued ?plan""")
+    plans = [str(r["plan"]) for r in rows if slug_of(str(r["plan"]))]
+    return [r for r in stream(select, lang, plans) if r.matter == matter]

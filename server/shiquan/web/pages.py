@@ -299,6 +299,14 @@ def _names(graphs: dict[tuple, set[str]], labels: dict[str, dict[str, str]]) -> 
     ]
 
 
+def _across(matter: str) -> list[list[rulings.Ruling]]:
+    """Every plan's rulings on ``matter``, one list per plan (see :func:`rulings.of_matter`), labelled in Chinese."""
+    grouped: dict[str, list[rulings.Ruling]] = {}
+    for ruling in rulings.of_matter(runtime().answer, matter, "zh"):
+        grouped.setdefault(ruling.plan, []).append(ruling)
+    return list(grouped.values())
+
+
 @bp.get("/id/<path:rest>")
 def resource(rest: str):
     """Describe ``https://w3id.org/shiquan/id/{rest}``: an HTML page, or its triples in an RDF format."""
@@ -334,6 +342,7 @@ def resource(rest: str):
     matrix = None
     if any(t.iri == str(SQ.Plan) for t in types) and iri.startswith(str(ID) + "plan/") and len(parts) == 2:
         matrix = url_for("pages.plan", slug=parts[1])
+    across = _across(iri) if any(t.iri == str(SQ.Matter) for t in types) else None
     return _html(
         "resource.html",
         iri=iri,
@@ -344,6 +353,7 @@ def resource(rest: str):
         outgoing=outgoing,
         incoming=_grouped(graphs, labels, "in"),
         matrix=matrix,
+        across=across,
         alternates=_alternates(request.path),
     )
 
