@@ -121,3 +121,44 @@ def test_the_search_box_finds_matters_plans_and_quotes(page, site):
     assert "patent awards" in page.inner_text("#found-matters")
     page.screenshot(path=f"{SHOTS}/search.png", full_page=True)
     assert not page.problems
+
+
+def chart_words(page, chart: str) -> str:
+    """The words of a drawn chart (ECharts renders SVG here): title, axes, legend and labels."""
+    page.wait_for_selector(f"#chart-{chart}[data-drawn] svg")
+    return " ".join(page.locator(f"#chart-{chart} svg text").all_text_contents())
+
+
+def test_a_plans_charts_show_rulings_per_category_and_level_and_who_pays(page, site):
+    page.goto(f"{site}/plans/{HAIDONG}")
+    levels = chart_words(page, "levels")
+    assert "各类别、各层级的划分数" in levels and "知识产权保护" in levels and "县区（县级）" in levels
+    payers = chart_words(page, "payers")
+    # 二、主要内容: 26 matters each at city and county level, each paid by its own level
+    assert "由谁承担支出责任" in payers and "26 项划分" in payers.replace("\n", " ")
+    page.screenshot(path=f"{SHOTS}/plan-charts.png", full_page=True)
+    page.locator("#charts").screenshot(path=f"{SHOTS}/plan-charts-only.png")
+    page.goto(f"{site}/plans/{HAIDONG}?lang=en")
+    assert "Rulings per category and level" in chart_words(page, "levels")
+    assert "intellectual property protection" in chart_words(page, "levels")
+    assert not page.problems
+
+
+def test_a_comparisons_chart_shows_agreement_and_differences_per_category(page, site):
+    page.goto(f"{site}/compare?plan={HAIDONG}&plan={ONE}&lang=en")
+    words = chart_words(page, "classes")
+    assert "Agreement and differences per category" in words
+    assert "agree" in words and "payer differs" in words and "ruled by one plan only" in words
+    page.locator("#charts").screenshot(path=f"{SHOTS}/compare-chart.png")
+    page.goto(f"{site}/compare?plan={HAIDONG}&plan={ONE}")
+    assert "各类别的一致与差异" in chart_words(page, "classes") and "一致" in chart_words(page, "classes")
+    assert not page.problems
+
+
+def test_the_charts_library_is_served_from_this_server(page, site):
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(f"{site}/plans/{HAIDONG}")
+    chart_words(page, "levels")
+    assert f"{site}/assets/echarts/echarts.min.js?v={assets.ECHARTS['version']}" in requested
+    assert all(url.startswith(site) or url.startswith("data:") for url in requested)

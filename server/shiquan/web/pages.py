@@ -27,6 +27,7 @@ from rdflib.namespace import DCTERMS, SKOS
 from shiquan import labels as labelling
 from shiquan.labels import LABEL_PROPERTIES, LANGS, compact, iri_ref, lang_order, pick
 from shiquan.web import assets
+from shiquan.publish import charts as charting
 from shiquan.publish import docs
 from shiquan.publish import matrix as matrices
 from shiquan.publish import rulings
@@ -54,6 +55,7 @@ RDF_TYPES = list(RDF_FORMATS)
 INFERENCES_GRAPH = str(vocab.INFERENCES_GRAPH)
 ONTOLOGY_GRAPH = str(vocab.ONTOLOGY_GRAPH)
 YASGUI_FILES = {Path(name).name for name in assets.YASGUI["files"]}
+ECHARTS_FILES = {Path(name).name for name in assets.ECHARTS["files"]}
 _LONG_LITERAL = 400
 
 
@@ -252,6 +254,24 @@ def yasgui_asset(name: str):
     return send_from_directory(folder, name, max_age=86400)
 
 
+@bp.get("/assets/echarts/<name>")
+def echarts_asset(name: str):
+    """The pinned Apache ECharts build, served by this server (never from a CDN)."""
+    folder = assets.assets_dir(current_app.config, assets.ECHARTS)
+    if name not in ECHARTS_FILES or not (folder / name).is_file():
+        raise NotFound(f"no asset {name!r}: run `shiquan assets` to install the ECharts build")
+    return send_from_directory(folder, name, max_age=86400)
+
+
+@bp.app_context_processor
+def chart_library() -> dict:
+    """Whether the pages can draw charts (the ECharts build is installed), and where its script is."""
+    config = current_app.config
+    if not assets.present(config, assets.ECHARTS):
+        return {"echarts_src": None}
+    return {"echarts_src": url_for("pages.echarts_asset", name="echarts.min.js", v=assets.ECHARTS["version"])}
+
+
 # ------------------------------------------------------------------ linked data
 
 
@@ -416,4 +436,5 @@ def plan(slug: str):
         response = respond(body, media_type)
         response.headers["Content-Disposition"] = f'attachment; filename="{slug}.{lang}.{fmt or "csv"}"'
         return response
-    return _html("plan.html", plan=matrix, lang=lang, other="en" if lang == "zh" else "zh", t=PLAN_WORDS[lang])
+    return _html("plan.html", plan=matrix, lang=lang, other="en" if lang == "zh" else "zh", t=PLAN_WORDS[lang],
+                 charts=charting.plan_charts(matrix, lang) if matrix.groups else None)

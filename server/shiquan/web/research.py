@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, stream
 
 from shiquan.errors import BadRequest
 from shiquan.labels import LANGS
+from shiquan.publish import charts as charting
 from shiquan.publish import compare as comparing
 from shiquan.publish import plans as index
 from shiquan.publish import rulings, search as searching, tables
@@ -62,8 +63,9 @@ def compare():
     found = comparing.compare(runtime().answer, slugs, lang)
     if media_type == JSON:
         return jsonify(comparing.as_json(found))
+    chart = charting.compare_chart(found, lang) if found.compared else None
     return respond(render_template("compare.html", c=found, lang=lang, slugs=slugs, words=comparing.CLASS_WORDS,
-                                   classes=comparing.CLASSES, other="en" if lang == "zh" else "zh"), HTML)
+                                   classes=comparing.CLASSES, other="en" if lang == "zh" else "zh", charts=chart), HTML)
 
 
 @bp.get("/download/rulings.<extension>")
