@@ -62,3 +62,20 @@ def test_only_the_echarts_build_is_served(tmp_path):
             assert response.get_data(as_text=True).startswith("/* stand-in")
         assert client.get("/assets/echarts/package.json").status_code == 404
         assert 'src="/assets/echarts/echarts.min.js?v=' in client.get("/plans/haidong-dongzhengban-2024-96").get_data(as_text=True)
+
+
+def test_shiquan_assets_names_both_builds(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from shiquan.cli import main
+
+    for package in assets.PACKAGES:  # stand-ins already in place: nothing is fetched
+        folder = assets.assets_dir({"ASSETS_DIR": str(tmp_path)}, package)
+        folder.mkdir(parents=True)
+        for name in package["files"]:
+            (folder / name.rsplit("/", 1)[-1]).write_text("/* stand-in */")
+    monkeypatch.setenv("SHIQUAN_ASSETS_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["assets"])
+    assert result.exit_code == 0
+    assert f"echarts {assets.ECHARTS['version']} in {tmp_path}/echarts-{assets.ECHARTS['version']}" in result.output
+    assert f"@zazuko/yasgui {assets.YASGUI['version']} in {tmp_path}/yasgui-" in result.output
