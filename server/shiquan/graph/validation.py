@@ -131,7 +131,8 @@ def _add_served(store: ox.Store, served: ox.Store) -> None:
                  for q in served.quads_for_pattern(None, None, None, None) if q.graph_name not in skipped)
 
 
-def validate_upload(data: bytes, fmt: str, source: str, config: Mapping[str, Any], served: ox.Store | None = None) -> Report:
+def validate_upload(data: bytes, fmt: str, source: str, config: Mapping[str, Any],
+                    served: ox.Store | None = None) -> Report:
     """Validate uploaded RDF with the ontology and their OWL RL inferences, by the SPARQL engine; with ``served`` (the
     served store), the upload together with the served data, so that what it reuses (matters, plans, levels) is there.
 

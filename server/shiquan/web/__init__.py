@@ -168,7 +168,8 @@ def _error_page(code: str, message: str, status: int) -> Response:
 
 
 def _error_body(code: str, message: str, status: int) -> Response:
-    """The one error body: JSON ``{"error": code, "message": text}`` for API clients, a page for browsers (by Accept)."""
+    """The one error body: JSON ``{"error": code, "message": text}`` for API clients, a page for browsers (by
+    Accept)."""
     if wants_html():
         try:
             return _error_page(code, message, status)

@@ -66,7 +66,8 @@ def validate() -> Response:
     media_type = choose(offered, request.args.get("format"))
     lang = request.args.get("lang") or request.form.get("lang") or "en"
     served = (request.args.get("served") or request.form.get("served") or "") in ("1", "true", "on")
-    kept = {"lang": lang, "served": served, "text": request.form.get("data", ""), "fmt": request.form.get("format") or "turtle"}
+    kept = {"lang": lang, "served": served, "text": request.form.get("data", ""),
+            "fmt": request.form.get("format") or "turtle"}
     try:
         data, fmt, source = _upload()
         report = runtime().validate(data, fmt, source, served)
