@@ -202,14 +202,17 @@ def _stop(signum, frame) -> None:
 
 @main.command(name="assets")
 def assets_command() -> None:
-    """Fetch the query page's YASGUI build (pinned, integrity-checked) from the npm registry."""
+    """Fetch the query page's YASGUI build and the charts' ECharts build (pinned, integrity-checked) from the npm
+    registry."""
     from shiquan.web import assets
 
+    settings = config.settings()
     try:
-        folder = assets.install(config.settings())
+        assets.install(settings)
     except ShiquanError as exc:
         _fail(exc)
-    click.echo(f"YASGUI {assets.YASGUI['version']} in {folder}")
+    for package in assets.PACKAGES:
+        click.echo(f"{package['name']} {package['version']} in {assets.assets_dir(settings, package)}")
 
 
 def plan_options(command):

@@ -121,13 +121,27 @@ def validate(settings: Mapping[str, Any], *, paths: list[str] | None = None, eng
     return report
 
 
-def validate_upload(data: bytes, fmt: str, source: str, config: Mapping[str, Any]) -> Report:
-    """Validate uploaded RDF with the ontology and their OWL RL inferences, by the SPARQL engine.
+def _add_served(store: ox.Store, served: ox.Store) -> None:
+    """Copy the served data's stated triples (not the ontology, read again, nor the inferences, made again over the
+    upload too) into the upload's graph of ``store``, so that a triple both hold is one triple: a shape that counts
+    or sums (a joint payer's shares) sees it once."""
+    skipped = {ox.NamedNode(str(vocab.INFERENCES_GRAPH)), ox.NamedNode(str(vocab.ONTOLOGY_GRAPH))}
+    upload = ox.NamedNode(str(loading.graph_name("upload")))
+    store.extend(ox.Quad(q.subject, q.predicate, q.object, upload)
+                 for q in served.quads_for_pattern(None, None, None, None) if q.graph_name not in skipped)
+
+
+def validate_upload(data: bytes, fmt: str, source: str, config: Mapping[str, Any],
+                    served: ox.Store | None = None) -> Report:
+    """Validate uploaded RDF with the ontology and their OWL RL inferences, by the SPARQL engine; with ``served`` (the
+    served store), the upload together with the served data, so that what it reuses (matters, plans, levels) is there.
 
     Raises BadInput for RDF that cannot be read or that could expand (XML entities, nesting past
     MAX_UPLOAD_DEPTH), InconsistentGraph when the inferences contradict the ontology.
     """
     store = ox.Store()
+    if served is not None:
+        _add_served(store, served)
     for path in loading.rdf_files([config["ONTOLOGY_DIR"]]):
         loading.load_bytes(store, path.read_bytes(), loading.format_for(path), str(path), vocab.ONTOLOGY_GRAPH)
     loading.load_bytes(store, data, fmt, source, loading.graph_name("upload"),

@@ -152,9 +152,11 @@ class PlanFacts:
 class Reader:
     """Reads the rulings of plans; labels are asked once and kept, so that streaming many plans stays cheap."""
 
-    def __init__(self, select: Select, lang: str):
+    def __init__(self, select: Select, lang: str, matter: str | None = None):
+        """``matter`` (an IRI): read only the rulings on that matter. Raises ValueError for an IRI SPARQL cannot carry."""
         self.select, self.lang = select, lang
         self.labels: dict[str, dict[str, str]] = {}
+        self.only = f"VALUES ?matter {{ {labels.iri_ref(matter)} }}" if matter else ""
 
     def rows(self, text: str) -> list[dict]:
         return solutions(self.select, text)
@@ -217,7 +219,7 @@ class Reader:
         return self.rows(f"""
             SELECT ?a ?plan ?matter ?level ?holder ?payer ?joint ?quote ?section ?stitle ?sorder ?category ?corder ?sub
             WHERE {{
-                VALUES ?plan {{ {values} }}
+                VALUES ?plan {{ {values} }} {self.only}
                 ?a sq:statedIn ?plan ; sq:matter ?matter ; sq:level ?level .
                 OPTIONAL {{ ?a sq:fiscalPowerHolder ?holder }}
                 OPTIONAL {{ ?a sq:payer ?payer . BIND(EXISTS {{ ?payer a sq:JointPayer }} AS ?joint) }}
@@ -250,8 +252,8 @@ class Reader:
         notes: dict[str, dict[str, str]] = defaultdict(dict)
         for r in self.rows(f"""
             SELECT ?a ?note WHERE {{
-                VALUES ?plan {{ {values} }}
-                ?a sq:statedIn ?plan ; skos:editorialNote ?note .
+                VALUES ?plan {{ {values} }} {self.only}
+                ?a sq:statedIn ?plan ; sq:matter ?matter ; skos:editorialNote ?note .
             }}"""):
             if str(r["note"]).startswith(INTERPRETATION_MARKS):
                 notes[str(r["a"])][r["note"].language or ""] = str(r["note"])
@@ -317,3 +319,16 @@ def stream(select: Select, lang: str, plans: list[str] | None = None) -> Iterato
     plans = every_plan(select) if plans is None else plans
     for start in range(0, len(plans), CHUNK):
         yield from reader.read(plans[start : start + CHUNK])
+
+
+def of_matter(select: Select, matter: str, lang: str) -> list[Ruling]:
+    """Every plan's rulings on ``matter`` (an IRI), plan by plan (oldest first, then by IRI), each plan's in its own
+    order, level by level. Raises ValueError for an IRI that SPARQL cannot carry."""
+    rows = solutions(select, f"""
+        SELECT ?plan (SAMPLE(?d) AS ?issued) WHERE {{
+            ?a sq:matter {labels.iri_ref(matter)} ; sq:statedIn ?plan . ?plan a sq:Plan .
+            OPTIONAL {{ ?plan dcterms:issued ?d }}
+        }} GROUP BY ?plan ORDER BY ?issued ?plan""")
+    plans = [str(r["plan"]) for r in rows if slug_of(str(r["plan"]))]
+    reader = Reader(select, lang, matter)
+    return [ruling for start in range(0, len(plans), CHUNK) for ruling in reader.read(plans[start : start + CHUNK])]

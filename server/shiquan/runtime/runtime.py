@@ -25,6 +25,7 @@ from typing import Any
 
 import pyoxigraph
 
+from shiquan.errors import BadRequest
 from shiquan.graph import dataset, loading, validation
 from shiquan.publish import export
 from shiquan.runtime import isolation, pool, remote
@@ -56,9 +57,12 @@ def _answer_job(kg, settings, *, text):
     return run.run(kg.store, text, max_rows=settings["MAX_RESULT_ROWS"], timeout_s=settings["QUERY_TIMEOUT_S"])
 
 
-def _validate_job(kg, settings, *, data, fmt, source):
-    """Validate RDF bytes against the shapes after OWL RL inference; returns a Report."""
-    return validation.validate_upload(data, fmt, source, settings)
+def _validate_job(kg, settings, *, data, fmt, source, with_served=False):
+    """Validate RDF bytes against the shapes after OWL RL inference, alone or ``with_served`` data; returns a Report.
+    Raises BadRequest for ``with_served`` where this worker holds no served data (a remote store)."""
+    if with_served and not kg.version:
+        raise BadRequest("the served data is in a remote store: an upload can only be validated alone here")
+    return validation.validate_upload(data, fmt, source, settings, kg.store if with_served else None)
 
 
 def _dumps_job(kg, settings):
@@ -245,10 +249,11 @@ class Runtime:
         """Run a SPARQL query and return its Answer."""
         return self.backend.answer(text)
 
-    def validate(self, data: bytes, fmt: str, source: str):
-        """Validate uploaded RDF in a validation worker (never a query's); returns a validation Report. Raises as
-        :meth:`pool.Pool.call`, within VALIDATE_TIMEOUT_S and JOB_MEMORY_MB."""
-        return self.backend.side.call(pool.Job("validate", {"data": data, "fmt": fmt, "source": source}),
+    def validate(self, data: bytes, fmt: str, source: str, with_served: bool = False):
+        """Validate uploaded RDF in a validation worker (never a query's), alone or together with the served data;
+        returns a validation Report. Raises as :meth:`pool.Pool.call`, within VALIDATE_TIMEOUT_S and JOB_MEMORY_MB."""
+        job = {"data": data, "fmt": fmt, "source": source, "with_served": with_served}
+        return self.backend.side.call(pool.Job("validate", job),
                                       self.settings["VALIDATE_TIMEOUT_S"], self.settings.get("JOB_MEMORY_MB"))
 
     def dumps(self) -> export.Published:

@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from shiquan.errors import BadInput, BadRequest, ShiquanError
@@ -138,14 +138,52 @@ def _refuse_unreadable_parameters() -> None:
         raise BadRequest(message)
 
 
+# What an error page's heading says, by status, in Chinese and English; any other status gets the 4xx or 5xx one.
+ERROR_TITLES = {
+    400: ("请求有误", "Bad request"),
+    403: ("不允许的请求", "Forbidden"),
+    404: ("未找到", "Not found"),
+    405: ("不支持的请求方法", "Method not allowed"),
+    406: ("无法提供所请求的格式", "Not acceptable"),
+    413: ("请求内容过大", "Payload too large"),
+    415: ("不支持的内容类型", "Unsupported media type"),
+    422: ("无法完成该请求", "Unprocessable request"),
+    4: ("请求有误", "Bad request"),
+    5: ("服务器暂时无法处理", "Server error"),
+}
+
+
+def wants_html() -> bool:
+    """Whether this request's Accept header prefers an HTML page to JSON, as a browser's does. A client that sends
+    no Accept header, ``*/*`` or equal preference gets JSON, the API's body."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
+
+
+def _error_page(code: str, message: str, status: int) -> Response:
+    """The error as a page of the site: its status, its heading in Chinese and English, and the message."""
+    zh, en = ERROR_TITLES.get(status) or ERROR_TITLES[5 if status >= 500 else 4]
+    page = render_template("error.html", status=status, code=code, message=message, zh=zh, en=en)
+    return respond(page, "text/html", status)
+
+
 def _error_body(code: str, message: str, status: int) -> Response:
+    """The one error body: JSON ``{"error": code, "message": text}`` for API clients, a page for browsers (by
+    Accept)."""
+    if wants_html():
+        try:
+            return _error_page(code, message, status)
+        except Exception:  # a page that cannot be drawn must not hide the error: the JSON body says it
+            log.exception("could not render the error page for %s", code)
     response = jsonify({"error": code, "message": message})
     response.status_code = status
+    response.vary.add("Accept")
     return response
 
 
 def register_errors(app: Flask) -> None:
-    """One JSON body shape for every error: ``{"error": code, "message": text}``; CORS and SECURITY_HEADERS on every
+    """One JSON body shape for every error: ``{"error": code, "message": text}``, or the same as a page of the site for
+    a browser (an Accept header that prefers text/html); CORS and SECURITY_HEADERS on every
     answer, the pages' CSP on pages and DATA_CSP on everything else.
 
     Parameters that are not UTF-8, and query strings over the body limit, are refused before any endpoint reads them.

@@ -27,6 +27,7 @@ from rdflib.namespace import DCTERMS, SKOS
 from shiquan import labels as labelling
 from shiquan.labels import LABEL_PROPERTIES, LANGS, compact, iri_ref, lang_order, pick
 from shiquan.web import assets
+from shiquan.publish import charts as charting
 from shiquan.publish import docs
 from shiquan.publish import matrix as matrices
 from shiquan.publish import rulings
@@ -54,6 +55,7 @@ RDF_TYPES = list(RDF_FORMATS)
 INFERENCES_GRAPH = str(vocab.INFERENCES_GRAPH)
 ONTOLOGY_GRAPH = str(vocab.ONTOLOGY_GRAPH)
 YASGUI_FILES = {Path(name).name for name in assets.YASGUI["files"]}
+ECHARTS_FILES = {Path(name).name for name in assets.ECHARTS["files"]}
 _LONG_LITERAL = 400
 
 
@@ -187,6 +189,7 @@ def _plans() -> list[dict]:
         slug = iri[len(str(ID) + "plan/") :]
         plans.append({
             "iri": iri,
+            "slug": slug,
             "href": href_for(iri),
             "matrix": url_for("pages.plan", slug=slug) if "/" not in slug else None,
             "title": str(row.get("title", slug)),
@@ -195,11 +198,36 @@ def _plans() -> list[dict]:
     return plans
 
 
+# The plan the example queries are written for; the query page's plan picker puts another plan in its place.
+EXAMPLE_PLAN = str(mint("plan", "haidong-dongzhengban-2024-96"))
+
+
+def for_plan(found: list[Example], plan: str) -> list[Example]:
+    """The examples with every mention of :data:`EXAMPLE_PLAN` replaced by ``plan`` (an IRI)."""
+    return [Example(e.name, e.en, e.zh, e.text.replace(f"<{EXAMPLE_PLAN}>", f"<{plan}>")) for e in found]
+
+
+def _picked(plans: list[dict]) -> dict | None:
+    """The plan of the ``plan`` parameter (a slug), one of ``plans``. Raises NotFound for another slug."""
+    slug = request.args.get("plan")
+    if not slug:
+        return None
+    picked = next((p for p in plans if p["slug"] == slug), None)
+    if picked is None:
+        raise NotFound(f"no plan {slug!r} in the graph: pick one of the plans listed on the query page")
+    return picked
+
+
 @bp.get("/")
 def index():
-    """The query page: YASGUI over /sparql with the example queries a click away, or a plain form without it."""
+    """The query page: YASGUI over /sparql with the example queries a click away, or a plain form without it; with
+    ``plan`` (a slug), the examples are written for that plan. Raises NotFound for a plan not in the graph."""
     config = current_app.config
+    plans = _plans()
+    picked = _picked(plans)
     found = examples(config["QUERIES_DIR"])
+    if picked:
+        found = for_plan(found, picked["iri"])
     chosen = next((e for e in found if e.name == request.args.get("example")), None)
     return _html(
         "query.html",
@@ -211,7 +239,9 @@ def index():
         yasgui_version=assets.YASGUI["version"],
         endpoint=url_for("sparql.sparql"),
         prefixes={k: v for k, v in PREFIXES.items() if k not in ("sh", "sqs")} | {"id": str(ID)},
-        plans=_plans(),
+        plans=plans,
+        picked=picked,
+        example_plan=EXAMPLE_PLAN,
     )
 
 
@@ -222,6 +252,24 @@ def yasgui_asset(name: str):
     if name not in YASGUI_FILES or not (folder / name).is_file():
         raise NotFound(f"no asset {name!r}: run `shiquan assets` to install the YASGUI build")
     return send_from_directory(folder, name, max_age=86400)
+
+
+@bp.get("/assets/echarts/<name>")
+def echarts_asset(name: str):
+    """The pinned Apache ECharts build, served by this server (never from a CDN)."""
+    folder = assets.assets_dir(current_app.config, assets.ECHARTS)
+    if name not in ECHARTS_FILES or not (folder / name).is_file():
+        raise NotFound(f"no asset {name!r}: run `shiquan assets` to install the ECharts build")
+    return send_from_directory(folder, name, max_age=86400)
+
+
+@bp.app_context_processor
+def chart_library() -> dict:
+    """Whether the pages can draw charts (the ECharts build is installed), and where its script is."""
+    config = current_app.config
+    if not assets.present(config, assets.ECHARTS):
+        return {"echarts_src": None}
+    return {"echarts_src": url_for("pages.echarts_asset", name="echarts.min.js", v=assets.ECHARTS["version"])}
 
 
 # ------------------------------------------------------------------ linked data
@@ -271,6 +319,14 @@ def _names(graphs: dict[tuple, set[str]], labels: dict[str, dict[str, str]]) -> 
     ]
 
 
+def _across(matter: str) -> list[list[rulings.Ruling]]:
+    """Every plan's rulings on ``matter``, one list per plan (see :func:`rulings.of_matter`), labelled in Chinese."""
+    grouped: dict[str, list[rulings.Ruling]] = {}
+    for ruling in rulings.of_matter(runtime().answer, matter, "zh"):
+        grouped.setdefault(ruling.plan, []).append(ruling)
+    return list(grouped.values())
+
+
 @bp.get("/id/<path:rest>")
 def resource(rest: str):
     """Describe ``https://w3id.org/shiquan/id/{rest}``: an HTML page, or its triples in an RDF format."""
@@ -306,6 +362,7 @@ def resource(rest: str):
     matrix = None
     if any(t.iri == str(SQ.Plan) for t in types) and iri.startswith(str(ID) + "plan/") and len(parts) == 2:
         matrix = url_for("pages.plan", slug=parts[1])
+    across = _across(iri) if any(t.iri == str(SQ.Matter) for t in types) else None
     return _html(
         "resource.html",
         iri=iri,
@@ -316,6 +373,7 @@ def resource(rest: str):
         outgoing=outgoing,
         incoming=_grouped(graphs, labels, "in"),
         matrix=matrix,
+        across=across,
         alternates=_alternates(request.path),
     )
 
@@ -378,4 +436,5 @@ def plan(slug: str):
         response = respond(body, media_type)
         response.headers["Content-Disposition"] = f'attachment; filename="{slug}.{lang}.{fmt or "csv"}"'
         return response
-    return _html("plan.html", plan=matrix, lang=lang, other="en" if lang == "zh" else "zh", t=PLAN_WORDS[lang])
+    return _html("plan.html", plan=matrix, lang=lang, other="en" if lang == "zh" else "zh", t=PLAN_WORDS[lang],
+                 charts=charting.plan_charts(matrix, lang) if matrix.groups else None)

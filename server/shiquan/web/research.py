@@ -1,5 +1,6 @@
-"""The researcher's pages over the core (publish.plans, publish.compare, publish.tables): /plans, /compare and the
-table of every ruling (/download/rulings.csv, .xlsx). Every fact comes from the workers (``runtime().answer``)."""
+"""The researcher's pages over the core (publish.plans, publish.compare, publish.tables, publish.search): /plans,
+/compare, /search and the table of every ruling (/download/rulings.csv, .xlsx). Every fact comes from the workers
+(``runtime().answer``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from flask import Blueprint, Response, jsonify, render_template, request, stream
 
 from shiquan.errors import BadRequest
 from shiquan.labels import LANGS
+from shiquan.publish import charts as charting
 from shiquan.publish import compare as comparing
 from shiquan.publish import plans as index
-from shiquan.publish import rulings, tables
+from shiquan.publish import rulings, search as searching, tables
 from shiquan.web import choose, respond, runtime
 
 bp = Blueprint("research", __name__)
@@ -62,8 +64,9 @@ def compare():
     found = comparing.compare(runtime().answer, slugs, lang)
     if media_type == JSON:
         return jsonify(comparing.as_json(found))
+    chart = charting.compare_chart(found, lang) if found.compared else None
     return respond(render_template("compare.html", c=found, lang=lang, slugs=slugs, words=comparing.CLASS_WORDS,
-                                   classes=comparing.CLASSES, other="en" if lang == "zh" else "zh"), HTML)
+                                   classes=comparing.CLASSES, other="en" if lang == "zh" else "zh", charts=chart), HTML)
 
 
 @bp.get("/download/rulings.<extension>")
@@ -81,3 +84,18 @@ def all_rulings(extension: str):
     response = Response(body, content_type=f"{tables.CSV_TYPE}; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="shiquan-rulings.{lang}.csv"'
     return response
+
+
+@bp.get("/search")
+def search():
+    """Matters, plans and quotes holding the keyword ``q`` (Chinese or English): HTML, or JSON by Accept. Raises
+    BadRequest for an empty or overlong keyword."""
+    lang = _lang()
+    media_type = choose([HTML, JSON], request.args.get("format"))
+    try:
+        found = searching.search(runtime().answer, request.args.get("q"), lang)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    if media_type == JSON:
+        return jsonify(asdict(found))
+    return respond(render_template("search.html", found=found, lang=lang, other="en" if lang == "zh" else "zh"), HTML)

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, Response, json, render_template, request
 
 from shiquan import formats
-from shiquan.errors import BadRequest, UnsupportedMediaType
+from shiquan.errors import BadRequest, ShiquanError, UnsupportedMediaType
 from shiquan.web import choose
 from shiquan.web import respond
 from shiquan.web import runtime
@@ -43,24 +43,40 @@ def _upload() -> tuple[bytes, str, str]:
     )
 
 
+def _page(status: int = 200, **context) -> Response:
+    """The validation page: the form, filled with what was sent (``text``, ``fmt``, ``served``), and the report or
+    the error (``error``) under it."""
+    context = {"formats": formats.RDF_NAMES, "report": None, "error": None, "text": "", "fmt": "turtle",
+               "served": False, **context}
+    return respond(render_template("validate.html", **context), "text/html", status)
+
+
 @bp.get("/validate")
 def form():
     """A form to paste or upload RDF for validation."""
-    return render_template("validate.html", formats=formats.RDF_NAMES, report=None, lang=request.args.get("lang", "zh"))
+    return _page(lang=request.args.get("lang", "zh"))
 
 
 @bp.post("/validate")
 def validate() -> Response:
-    """Validate the posted RDF; the report as JSON (default), Turtle, or HTML."""
+    """Validate the posted RDF, alone or with the served data (``served=1``); the report as JSON (default), Turtle,
+    or HTML. On the HTML page an upload that cannot be read is shown under the form, with the status it has."""
     is_form = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
     offered = ["text/html", *ANSWERS[:2]] if is_form else ANSWERS
     media_type = choose(offered, request.args.get("format"))
-    data, fmt, source = _upload()
-    report = runtime().validate(data, fmt, source)
     lang = request.args.get("lang") or request.form.get("lang") or "en"
+    served = (request.args.get("served") or request.form.get("served") or "") in ("1", "true", "on")
+    kept = {"lang": lang, "served": served, "text": request.form.get("data", ""),
+            "fmt": request.form.get("format") or "turtle"}
+    try:
+        data, fmt, source = _upload()
+        report = runtime().validate(data, fmt, source, served)
+    except ShiquanError as exc:
+        if media_type != "text/html" or exc.status >= 500:
+            raise
+        return _page(exc.status, error=exc, **kept)
     if media_type == "text/turtle":
         return respond(report.turtle(), media_type)
     if media_type == "text/html":
-        page = render_template("validate.html", formats=formats.RDF_NAMES, report=report, lang=lang, text=report.text(lang))
-        return respond(page, media_type)
+        return _page(report=report, summary=report.text(lang), **kept)
     return respond(json.dumps(report.to_json(lang), ensure_ascii=False), media_type)

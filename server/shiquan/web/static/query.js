@@ -19,8 +19,70 @@
     links.forEach(function (a) { a.classList.toggle("active", a.dataset.example === name); });
   }
 
+  // The plan picker: choosing a plan reloads the page with the examples written for that plan (the server fills them).
+  var picker = document.getElementById("plan-picker");
+  if (picker && picker.form) {
+    picker.addEventListener("change", function () { picker.form.submit(); });
+  }
+
+  // Results readable by default: YASR's simple view (values, not RDF syntax) and whole cells, no "…"; a reader's
+  // own choice, once made with the table's switches, is kept as YASR keeps it.
+  function readableTables(Yasr) {
+    var Table = Yasr && Yasr.plugins && Yasr.plugins.table;
+    if (!Table || Table.prototype.shiquanReadable) return;
+    var draw = Table.prototype.draw;
+    Table.prototype.draw = function (config) {
+      return draw.call(this, Object.assign({ compact: true, isEllipsed: false }, config || {}));
+    };
+    Table.prototype.shiquanReadable = true;
+  }
+
+  // Each IRI in a results table shown by its label (Chinese first), asked of this server's endpoint; the IRI stays
+  // in the link and its title.
+  var labelCache = {}, pending = {};
+  function labelQuery(iris) {
+    return "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n" +
+      "PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\nPREFIX dcterms: <http://purl.org/dc/terms/>\n" +
+      "SELECT ?s ?label WHERE { VALUES ?s { " + iris.map(function (i) { return "<" + i + ">"; }).join(" ") + " } " +
+      "?s rdfs:label|skos:prefLabel|dcterms:title ?label . " +
+      "FILTER (LANG(?label) = \"zh\" || LANG(?label) = \"\") }";
+  }
+  function showLabels(root, endpoint) {
+    var links = Array.prototype.slice.call(root.querySelectorAll("table a.iri:not([data-labelled])"));
+    var wanted = [];
+    links.forEach(function (a) {
+      var iri = a.getAttribute("href");
+      if (/^https?:[^<>"\s{}|\\^`]*$/.test(iri) && !(iri in labelCache) && wanted.indexOf(iri) < 0) wanted.push(iri);
+    });
+    var apply = function () {
+      links.forEach(function (a) {
+        var label = labelCache[a.getAttribute("href")];
+        if (pending[a.getAttribute("href")]) return;
+        a.setAttribute("data-labelled", "");
+        if (!label) return;
+        a.title = a.getAttribute("href");
+        a.textContent = label;
+      });
+    };
+    wanted = wanted.slice(0, 200);  // one page of a table; the next page asks for its own
+    if (!wanted.length) { apply(); return; }
+    wanted.forEach(function (iri) { labelCache[iri] = null; pending[iri] = true; });
+    var body = new URLSearchParams({ query: labelQuery(wanted) });
+    fetch(endpoint, { method: "POST", body: body, headers: { Accept: "application/sparql-results+json" } })
+      .then(function (r) { return r.ok ? r.json() : { results: { bindings: [] } }; })
+      .then(function (json) {
+        wanted.forEach(function (iri) { delete pending[iri]; });
+        json.results.bindings.forEach(function (b) {
+          if (!labelCache[b.s.value] || b.label["xml:lang"] === "zh") labelCache[b.s.value] = b.label.value;
+        });
+        apply();
+      })
+      .catch(function () { wanted.forEach(function (iri) { delete pending[iri]; }); });
+  }
+
   var host = document.getElementById("yasgui");
   if (host && window.Yasgui) {
+    readableTables(window.Yasgui.Yasr);
     var endpoint = new URL(host.dataset.endpoint, window.location.href).href;
     // Only completers that work offline: prefixes (a list bundled with YASQE) and variables.
     // "property" and "class" would query Linked Open Vocabularies on another host.
@@ -44,6 +106,7 @@
       yasr: { prefixes: prefixes }
     });
     window.shiquanYasgui = yasgui;
+    new MutationObserver(function () { showLabels(host, endpoint); }).observe(host, { childList: true, subtree: true });
 
     var run = function (name) {
       var example = byName[name];
