@@ -82,7 +82,7 @@ python-packages:
 
 # The query page's editor (YASGUI, pinned and integrity-checked) from the npm registry, into ASSETS_DIR.
 assets: python-packages
-	@if ! $(PYTHON) -c 'from shiquan import config; from shiquan.web import assets; raise SystemExit(not assets.present(config.settings()))'; then \
-	    $(SAY) "fetching the query page's editor from the npm registry: shiquan assets"; \
+	@if ! $(PYTHON) -c 'from shiquan import config; from shiquan.web import assets; s = config.settings(); raise SystemExit(not (assets.present(s) and assets.present(s, assets.ECHARTS)))'; then \
+	    $(SAY) "fetching the query page's editor (YASGUI) and the charts (ECharts) from the npm registry: shiquan assets"; \
 	    $(PYTHON) -m shiquan.cli assets; \
 	fi
