@@ -233,7 +233,7 @@ def plan_options(command):
 def _report_extraction(plan_text: Path, result) -> bool:
     """Print what the text lacked, the near matches and every left-over section and sentence (FILE:LINE, why)
     on standard error; True when something was left over."""
-    from shiquan.extract.build import REASONS
+    from shiquan.extract.result import REASONS
 
     assignments = len(set(result.graph.subjects(RDF.type, SQ.Assignment)))
     click.echo(f"shiquan: {plan_text}: {assignments} assignments of {result.plan}", err=True)

@@ -16,7 +16,8 @@ assign them), ``matters`` (matter phrases and slugs), ``metadata`` (文号, date
 jurisdiction, cited plans) and ``build`` (the graph, stage by stage).
 """
 
-from shiquan.extract.build import Extraction, extract
+from shiquan.extract.build import extract
+from shiquan.extract.result import Extraction
 from shiquan.extract.matters import slug
 from shiquan.extract.metadata import OVERRIDE_KEYS
 from shiquan.extract.text import read_text

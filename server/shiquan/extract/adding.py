@@ -17,7 +17,8 @@ from typing import Any
 from rdflib import RDF, Graph, URIRef
 
 from shiquan.errors import BadInput
-from shiquan.extract.build import Extraction, extract
+from shiquan.extract.build import extract
+from shiquan.extract.result import Extraction
 from shiquan.extract.text import read_text
 from shiquan.graph import loading, validation
 from shiquan.graph.report import Report

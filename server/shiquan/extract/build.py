@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
@@ -39,6 +38,7 @@ from shiquan.extract.metadata import (
     plan_slug_for,
     zero_number_reason,
 )
+from shiquan.extract.result import Decision, Extraction, Leftover, MatterDecision
 from shiquan.extract.rulings import LEVEL_NAMES, RANK, Clause, clauses, covered_levels, note, pair_levels, rulings
 from shiquan.extract.text import (
     CONTAINER_TITLE,
@@ -56,70 +56,7 @@ from shiquan.extract.text import (
 from shiquan.vocab import ID, PREFIXES, SEGMENT_RE, SQ, mint
 
 
-# Why a part of the main content became no assignment.
-REASONS = {
-    "section": "a section of the main content with no ruling",
-    "referral": "a referral (按照…执行): the matters are ruled elsewhere",
-    "cut-off": "the sentence is cut off before its end (。): the text may be truncated",
-    "no-matter": "a ruling, but no matter could be read before 确认为",
-    "not-understood": "no ruling template understood (…，确认为X财政事权，由X承担支出责任。)",
-}
 _REFERRAL = re.compile(r"(?:按照?|参照|依照|根据)[^。；]{2,80}?(?:执行|办理)[。；]?$")
-
-
-@dataclass
-class Leftover:
-    """A section or sentence of the main content that became no assignment: its line, its text and why
-    (a key of ``REASONS``)."""
-
-    line: int
-    text: str
-    reason: str
-
-
-@dataclass
-class MatterDecision:
-    """How one matter phrase of a ruling was read: ``status`` is reused, trimmed (reused once its lead-in
-    was trimmed), new, near-match (new, but like a matter already named) or twice (named twice in the list)."""
-
-    printed: str
-    label: str
-    node: URIRef
-    status: str
-    detail: str = ""
-
-
-@dataclass
-class Decision:
-    """One ruling beside its sentence, with what the extractor decided: matters, levels, payers, shares."""
-
-    clause: Clause
-    line: int
-    matters: list[MatterDecision] = field(default_factory=list)
-    made: list[URIRef] = field(default_factory=list)
-
-
-@dataclass
-class Extraction:
-    """What ``extract`` read from a plan.
-
-    ``graph`` holds the plan in the project's vocabulary (instance IRIs minted by
-    ``vocab.mint``, no blank nodes), without repeating what ``known`` already says;
-    ``plan`` is the plan's IRI; ``leftovers`` lists each section and sentence of the main
-    content that became no assignment, with why; ``notes`` says (line or None, message) what
-    the text lacked and how it was read; ``decisions`` holds each ruling for review.
-    """
-
-    graph: Graph
-    plan: URIRef
-    leftovers: list[Leftover] = field(default_factory=list)
-    notes: list[tuple[int | None, str]] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-
-    @property
-    def uncovered(self) -> list[tuple[int, str]]:
-        """(line, sentence) for each sentence of the main content that became no assignment."""
-        return [(left.line, left.text) for left in self.leftovers if left.reason != "section"]
 
 
 class Builder:

@@ -13,7 +13,7 @@ import html as html_lib
 from rdflib import RDFS, Graph, URIRef
 
 from shiquan import labels
-from shiquan.extract.build import REASONS, Decision, Extraction
+from shiquan.extract.result import REASONS, Decision, Extraction
 from shiquan.extract.rulings import LEVEL_NAMES
 from shiquan.vocab import SQ
 
