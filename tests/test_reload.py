@@ -127,6 +127,18 @@ def test_a_reload_of_a_file_that_cannot_be_read_is_refused_naming_its_line(live)
     assert health(base)["version"] == before["version"]
 
 
+def test_a_second_reload_while_one_runs_is_refused(live):
+    runtime, base, _folder = live
+    number = runtime.reloads
+    first = threading.Thread(target=runtime.reload, daemon=True)
+    first.start()
+    wait_until(lambda: runtime.reloads == number + 1, "the first reload started", timeout=5)
+    with pytest.raises(Conflict, match="a reload is already running"):
+        runtime.reload()
+    first.join(60)
+    assert health(base)["reload"]["last"]["number"] == number + 1
+
+
 def test_clients_querying_throughout_a_reload_get_no_failure_and_then_the_new_data(live):
     runtime, base, folder = live
     before = health(base)
@@ -213,32 +225,37 @@ def test_sighup_reloads_a_shiquan_serve(served, tmp_path):
     assert numbers(base) == [HAIDONG_NUMBER]
 
 
-def test_shiquan_reload_by_port_then_by_pid_file_refused(served, tmp_path):
-    base, folder, pid_file, _process = served
-    port = base.rsplit(":", 1)[1]
-    shutil.copy(HAIDONG_FILE, folder / HAIDONG_FILE.name)
-    done = subprocess.run(shiquan("reload", "--port", port), capture_output=True, text=True, env=environment(tmp_path),
+def reload_command(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(shiquan("reload", *args), capture_output=True, text=True, env=environment(tmp_path),
                           timeout=120)
+
+
+def test_shiquan_reload_by_port_switches_and_says_to_what(served, tmp_path):
+    base, folder, _pid_file, _process = served
+    shutil.copy(HAIDONG_FILE, folder / HAIDONG_FILE.name)
+    done = reload_command(tmp_path, "--port", base.rsplit(":", 1)[1])
     assert done.returncode == 0, done.stderr
     assert f"reloaded: serving version {health(base)['version']}" in done.stderr
     assert numbers(base) == [HAIDONG_NUMBER]
+
+
+def test_shiquan_reload_by_pid_file_of_data_violating_the_shapes_exits_1_with_the_reasons(served, tmp_path):
+    base, folder, pid_file, _process = served
+    version = health(base)["version"]
     (folder / "incomplete.ttl").write_text(INCOMPLETE, encoding="utf-8")
-    refused = subprocess.run(shiquan("reload", "--pid-file", str(pid_file), "--port", port), capture_output=True,
-                             text=True, env=environment(tmp_path), timeout=120)
+    refused = reload_command(tmp_path, "--pid-file", str(pid_file), "--port", base.rsplit(":", 1)[1])
     assert refused.returncode == 1, refused.stderr
-    assert "reload refused" in refused.stderr and "incomplete.ttl" in refused.stderr
-    assert numbers(base) == [HAIDONG_NUMBER]
+    assert f"reload refused; still serving version {version}" in refused.stderr
+    assert "incomplete.ttl violates the shapes" in refused.stderr
+    assert health(base)["version"] == version and numbers(base) == []
 
 
-def test_shiquan_reload_names_what_it_cannot_use(tmp_path):
-    missing = tmp_path / "none.pid"
-    done = subprocess.run(shiquan("reload", "--pid-file", str(missing)), capture_output=True, text=True,
-                          env=environment(tmp_path), timeout=60)
-    assert done.returncode == 2 and str(missing) in done.stderr and "cannot read the pid file" in done.stderr
+@pytest.mark.parametrize(("args", "message"), [
+    (("--pid-file", "{tmp}/none.pid"), "{tmp}/none.pid: cannot read the pid file"),
+    (("--pid-file", "{tmp}/bad.pid"), "{tmp}/bad.pid:1: no process id in the pid file"),
+    (("--port", "1"), "no process of this user listens on port 1"),
+], ids=["missing-pid-file", "pid-file-without-a-pid", "nothing-on-the-port"])
+def test_shiquan_reload_exits_2_naming_what_it_cannot_use(tmp_path, args, message):
     (tmp_path / "bad.pid").write_text("serve\n")
-    done = subprocess.run(shiquan("reload", "--pid-file", str(tmp_path / "bad.pid")), capture_output=True, text=True,
-                          env=environment(tmp_path), timeout=60)
-    assert done.returncode == 2 and f"{tmp_path / 'bad.pid'}:1: no process id" in done.stderr
-    done = subprocess.run(shiquan("reload", "--port", "1"), capture_output=True, text=True, env=environment(tmp_path),
-                          timeout=60)
-    assert done.returncode == 2 and "no process of this user listens on port 1" in done.stderr
+    done = reload_command(tmp_path, *(arg.format(tmp=tmp_path) for arg in args))
+    assert done.returncode == 2 and message.format(tmp=tmp_path) in done.stderr, done.stderr
