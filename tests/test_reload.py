@@ -165,6 +165,15 @@ def test_clients_querying_throughout_a_reload_get_no_failure_and_then_the_new_da
     wait_until(lambda: runtime.pool.alive == WORKERS, "the new pool's workers up")
 
 
+def test_after_a_reload_the_dumps_are_those_of_the_new_version(live):
+    _runtime, base, _folder = live
+    version = health(base)["version"]
+    index = call(base, "GET", "/download", headers={"Accept": "application/json"})
+    assert index.status == 200 and index.json()["version"] == version, index.body[:300]
+    dump = call(base, "GET", "/download/shiquan.nq", timeout=60)
+    assert dump.status == 200 and HAIDONG_NUMBER in dump.body.decode("utf-8")
+
+
 def test_after_a_reload_the_new_keepers_death_is_still_noticed(live):
     runtime, base, _folder = live
     assert health(base)["reload"]["last"]["status"] == "switched"  # after the test above
