@@ -193,6 +193,17 @@ def test_health_reports_the_remote_store(client, loaded):
     assert body["status"] == "ok" and body["store"] == {"kind": "remote", "url": f"{loaded}/sparql", "reachable": True}
 
 
+def test_a_remote_store_says_it_cannot_reload(app, client):
+    from shiquan.errors import Conflict
+
+    with pytest.raises(Conflict, match="not supported with a remote store"):
+        app.extensions["shiquan"].reload()
+    assert client.get("/health").get_json()["reload"] == {
+        "supported": False,
+        "why": "reload is not supported with a remote store (STORE_URL): load the new data into it with `shiquan load`",
+    }
+
+
 def test_query_over_the_time_limit_is_503_within_the_limit_over_a_socket(app):
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -6,6 +6,7 @@ Exit codes: 0 success (or data conforms), 1 violations, 2 unusable input.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -108,6 +109,7 @@ def query_command(source, output: str, data_paths: tuple[Path, ...]) -> None:
 @click.option("--threads", type=click.IntRange(1, 256), help=f"HTTP threads (default {config.Defaults.THREADS}). Env: SHIQUAN_THREADS.")
 @click.option("--no-validate", is_flag=True, help="Load data even when it violates the shapes.")
 @click.option("--service-allowlist", "allowlist", multiple=True, metavar="URL", help="An endpoint queries may call with SERVICE (repeatable). Env: SHIQUAN_SERVICE_ALLOWLIST, space-separated.")
+@click.option("--pid-file", type=click.Path(path_type=Path, dir_okay=False), help="Write the server's process id here (for `shiquan reload --pid-file`); removed when it stops.")
 @PROGRESS
 def serve(
     host: str | None,
@@ -118,9 +120,14 @@ def serve(
     threads: int | None,
     no_validate: bool,
     allowlist: tuple[str, ...],
+    pid_file: Path | None,
     progress: bool | None,
 ) -> None:
-    """Serve the SPARQL endpoint, query page and linked-data pages with waitress."""
+    """Serve the SPARQL endpoint, query page and linked-data pages with waitress.
+
+    SIGHUP (or `shiquan reload`) makes it load its data folders again beside the served dataset and switch to them
+    once they conform to the shapes, without a restart.
+    """
     import logging
     import time
 
@@ -164,6 +171,9 @@ def serve(
         err=True,
     )
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, lambda signum, frame: runtime.reload_in_background())
+    if pid_file is not None:
+        pid_file.write_text(f"{os.getpid()}\n", encoding="ascii")
     try:
         server.run()
     except (KeyboardInterrupt, SystemExit):
@@ -171,6 +181,36 @@ def serve(
     finally:
         server.close()
         runtime.close()
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
+
+
+@main.command(name="reload")
+@click.option("--port", type=click.IntRange(1, 65535), help=f"Port of the `shiquan serve` on this machine (default {config.Defaults.PORT}). Env: SHIQUAN_PORT.")
+@click.option("--pid-file", type=click.Path(path_type=Path, dir_okay=False), help="The pid file of `shiquan serve --pid-file` (default: the process listening on the port).")
+@click.option("--timeout", type=click.FloatRange(1), default=1800.0, show_default=True, help="Seconds to wait for the outcome.")
+def reload_command(port: int | None, pid_file: Path | None, timeout: float) -> None:
+    """Make a running `shiquan serve` load its data folders again and switch to them without a restart, as SIGHUP
+    does; prints the outcome from its /health. Exit 0: switched; 1: refused (the old data is still served, the
+    reasons are printed); 2: the server cannot be asked or cannot reload (an on-disk or remote store)."""
+    from shiquan.runtime import reloading
+
+    port = port or int(config.settings()["PORT"])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        pid = reloading.pid_from_file(pid_file) if pid_file is not None else reloading.pid_on_port(port)
+        number = reloading.ask(pid, base)
+        click.echo(f"shiquan: asked process {pid} to reload; waiting for its outcome at {base}/health", err=True)
+        last = reloading.outcome(base, number, timeout)
+    except ShiquanError as exc:
+        _fail(exc)
+    if last["status"] != "switched":
+        click.echo(f"shiquan: reload refused; still serving version {last.get('version')}:", err=True)
+        for reason in last.get("reasons", []):
+            click.echo(f"  {reason}", err=True)
+        sys.exit(1)
+    click.echo(f"shiquan: reloaded: serving version {last['version']} (was {last['previousVersion']}), prepared in "
+               f"{last['prepareSeconds']:.1f} s", err=True)
 
 
 @main.command(name="load")

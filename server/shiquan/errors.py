@@ -62,6 +62,13 @@ class NotFound(ShiquanError):
     status, code = 404, "not_found"
 
 
+class Conflict(ShiquanError):
+    """The request cannot be carried out in the server's present state (a reload already running, or a store
+    that cannot be reloaded in place)."""
+
+    status, code = 409, "conflict"
+
+
 class NotAcceptable(ShiquanError):
     """No format we produce fits the request's Accept header."""
 

@@ -13,6 +13,8 @@ The job table below is what workers run; :mod:`shiquan.runtime.pool` knows nothi
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import functools
 import logging
 import os
@@ -25,7 +27,7 @@ from typing import Any
 
 import pyoxigraph
 
-from shiquan.errors import BadRequest
+from shiquan.errors import BadRequest, Conflict, ShiquanError
 from shiquan.graph import dataset, loading, validation
 from shiquan.publish import export
 from shiquan.runtime import isolation, pool, remote
@@ -131,7 +133,8 @@ class Embedded:
     def _watch_keeper(self) -> None:
         """Every 0.1 s: is the keeper alive? When it is gone, refuse every job and (see the class) exit."""
         while not self._closing.wait(0.1):
-            if self.keeper is None or self.keeper.process.is_alive() or self._closing.is_set():
+            keeper = self.keeper
+            if keeper is None or keeper.process.is_alive() or self._closing.is_set():
                 continue
             self.pool.lost = self.side.lost = "the store process stopped; the server is restarting"
             log.critical("the store process (keeper) stopped: no query can run")
@@ -149,6 +152,13 @@ class Embedded:
     def answer(self, text: str):
         return self.pool.call(pool.Job("answer", {"text": text}), self.settings["QUERY_TIMEOUT_S"],
                               self.settings.get("JOB_MEMORY_MB"))
+
+    def cannot_reload(self) -> str | None:
+        """Why this backend cannot be reloaded in place, None when it can (a dataset in memory, held by a keeper
+        or by this process)."""
+        if self.settings.get("STORE_PATH"):
+            return "reload is not supported with an on-disk store (STORE_PATH): restart the server"
+        return None
 
     def store_status(self) -> dict:
         status = {"kind": self.kind}
@@ -191,6 +201,10 @@ class Remote:
             self.pool = pool.Inline(empty, self.settings, JOBS)
         self.side = self.pool  # queries go to the remote store: these workers only validate and build dumps
 
+    def cannot_reload(self) -> str:
+        return ("reload is not supported with a remote store (STORE_URL): load the new data into it with "
+                "`shiquan load`")
+
     def query(self, timeout_s: float | None = None, **args):
         args.pop("service_relay", None)  # the remote store makes its own SERVICE calls
         return self.store.query(timeout_s=timeout_s, **args)
@@ -215,18 +229,35 @@ def _pool_status(workers: pool.Pool | pool.Inline) -> dict:
             "replaced": workers.replaced, "recycled": workers.recycled, "crashed": workers.crashed}
 
 
+def _now() -> str:
+    """The time now, as /health gives it (ISO 8601, UTC, to the second)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 class Runtime:
     """The running server's dataset and workers, behind one interface whatever the backend.
 
-    Raises what :func:`dataset.prepare` raises when the data cannot be served, RemoteServiceFailed when a remote
-    store does not answer.
+    :meth:`reload` prepares the data again beside the served dataset and switches to it: each request runs on the
+    backend that was serving when it came in (see :meth:`_serving`), and a replaced backend is closed once its last
+    request is answered. Raises what :func:`dataset.prepare` raises when the data cannot be served,
+    RemoteServiceFailed when a remote store does not answer.
     """
 
     def __init__(self, settings: Mapping[str, Any], progress: loading.Progress | None = None):
         self.settings = dict(settings)
         url = remote.store_url(settings)
         self.backend: Embedded | Remote = Remote(url, settings) if url else Embedded(settings, progress)
-        self.counts, self.version, self.load_seconds = self.backend.counts, self.backend.version, self.backend.load_seconds
+        self.loaded_at = _now()
+        self.last_reload: dict | None = None
+        self.reloads = 0  # reloads asked since the start: "number" of the last one
+        self._users: dict[int, int] = {}  # id(backend) → requests running on it
+        self._use = threading.Condition()
+        self._reloading = threading.Lock()
+        self._closed = False
+
+    counts = property(lambda self: self.backend.counts, doc="Triples per named graph of the served dataset.")
+    version = property(lambda self: self.backend.version, doc="The served dataset's version (None: a remote store).")
+    load_seconds = property(lambda self: self.backend.load_seconds, doc="How long the served dataset took to load.")
 
     @property
     def pool(self) -> pool.Pool | pool.Inline:
@@ -240,32 +271,114 @@ class Runtime:
     def triple_count(self) -> int:
         return sum(self.counts.values())
 
+    @contextlib.contextmanager
+    def _serving(self):
+        """The backend serving now, which a reload does not close before the block ends."""
+        with self._use:
+            backend = self.backend
+            self._users[id(backend)] = self._users.get(id(backend), 0) + 1
+        try:
+            yield backend
+        finally:
+            with self._use:
+                self._users[id(backend)] -= 1
+                if not self._users[id(backend)]:
+                    del self._users[id(backend)]
+                    self._use.notify_all()
+
     def query(self, timeout_s: float | None = None, **args):
         """Run a SPARQL query; returns (media type, bytes). Raises as :func:`run.respond`
         (and RemoteServiceFailed for a remote store)."""
-        return self.backend.query(timeout_s, **args)
+        with self._serving() as backend:
+            return backend.query(timeout_s, **args)
 
     def answer(self, text: str):
         """Run a SPARQL query and return its Answer."""
-        return self.backend.answer(text)
+        with self._serving() as backend:
+            return backend.answer(text)
 
     def validate(self, data: bytes, fmt: str, source: str, with_served: bool = False):
         """Validate uploaded RDF in a validation worker (never a query's), alone or together with the served data;
         returns a validation Report. Raises as :meth:`pool.Pool.call`, within VALIDATE_TIMEOUT_S and JOB_MEMORY_MB."""
         job = {"data": data, "fmt": fmt, "source": source, "with_served": with_served}
-        return self.backend.side.call(pool.Job("validate", job),
-                                      self.settings["VALIDATE_TIMEOUT_S"], self.settings.get("JOB_MEMORY_MB"))
+        with self._serving() as backend:
+            return backend.side.call(pool.Job("validate", job),
+                                     self.settings["VALIDATE_TIMEOUT_S"], self.settings.get("JOB_MEMORY_MB"))
 
     def dumps(self) -> export.Published:
         """The served dataset's dumps, built once per version by a validation worker (never in this process, but
         with WORKERS = 0). Raises QueryTimeout past EXPORT_TIMEOUT_S, BadInput when they cannot be written."""
-        return self.backend.side.call(pool.Job("dumps", {}), self.settings["EXPORT_TIMEOUT_S"])
+        with self._serving() as backend:
+            return backend.side.call(pool.Job("dumps", {}), self.settings["EXPORT_TIMEOUT_S"])
+
+    def reload(self) -> dict:
+        """Prepare the data of DATA_PATHS again (:func:`dataset.prepare`, in a new keeper with workers of its own)
+        while the served dataset goes on answering, then switch to it at once; the old workers finish their jobs and
+        the old keeper is closed. Data that cannot be read or violates the shapes is refused and logged with the
+        reasons, and the old dataset stays. Returns the outcome, which /health shows as "reload": "last".
+
+        Raises Conflict when a reload is already running, or when the backend cannot be reloaded in place (an
+        on-disk or remote store).
+        """
+        reason = self.backend.cannot_reload()
+        if reason:
+            raise Conflict(reason)
+        if not self._reloading.acquire(blocking=False):
+            raise Conflict("a reload is already running")
+        try:
+            return self._reload()
+        finally:
+            self._reloading.release()
+
+    def _reload(self) -> dict:
+        """:meth:`reload`, one at a time."""
+        old, started, clock = self.backend, _now(), time.perf_counter()
+        self.reloads += 1
+        self.last_reload = {"number": self.reloads, "status": "running", "startedAt": started, "version": old.version}
+        log.info("reloading %s beside version %s", ", ".join(self.settings["DATA_PATHS"]), old.version)
+        try:
+            new = Embedded(self.settings)
+        except Exception as exc:  # noqa: BLE001 — whatever stops the new dataset, the old one is served on
+            reason = str(exc) if isinstance(exc, ShiquanError) else f"internal error: {exc!r}"
+            log.error("reload refused; still serving version %s: %s", old.version, reason,
+                      exc_info=not isinstance(exc, ShiquanError))
+            self.last_reload = {"number": self.reloads, "status": "refused", "startedAt": started, "finishedAt": _now(),
+                                "version": old.version, "reasons": [reason]}
+            return self.last_reload
+        if self._closed:
+            new.close()
+            raise Conflict("the server stopped during the reload")
+        with self._use:
+            self.backend, self.loaded_at = new, _now()
+        switched = time.perf_counter()
+        self.last_reload = {"number": self.reloads, "status": "switched", "startedAt": started, "finishedAt": self.loaded_at,
+                            "previousVersion": old.version, "version": new.version,
+                            "prepareSeconds": round(switched - clock, 3)}
+        log.info("reloaded: now serving version %s (was %s), prepared in %.1f s", new.version, old.version,
+                 switched - clock)
+        with self._use:  # the requests already running on the old workers finish first
+            self._use.wait_for(lambda: id(old) not in self._users)
+        old.close()
+        self.last_reload["drainSeconds"] = round(time.perf_counter() - switched, 3)
+        return self.last_reload
+
+    def reload_in_background(self) -> None:
+        """:meth:`reload` in a thread of its own (on SIGHUP): its outcome goes to the log and to /health."""
+
+        def run() -> None:
+            try:
+                self.reload()
+            except Conflict as exc:
+                log.warning("reload not started: %s", exc)
+
+        threading.Thread(target=run, daemon=True, name="shiquan-reload").start()
 
     def status(self) -> dict:
         """Where queries go and whether the workers are up: the body of /health, less its verdict. "status" is "ok",
         "degraded" (serving, but requests wait for a worker: "reasons" says which) or "unavailable"."""
-        store = self.backend.store_status()
-        pools = {"query": self.pool, "validation": self.backend.side}
+        backend = self.backend
+        store = backend.store_status()
+        pools = {"query": backend.pool, "validation": backend.side}
         reasons = ["the store process stopped"] if store.get("process") == "stopped" else []
         reasons += [f"no {name} worker is running" for name, p in pools.items() if p.alive == 0]
         if not store.get("reachable", True):
@@ -273,20 +386,24 @@ class Runtime:
         waiting = [f"{p.waiting} {name} requests wait for one of {p.size} busy workers"
                    for name, p in pools.items() if p.saturated]
         verdict = "unavailable" if reasons else "degraded" if waiting else "ok"
+        cannot = backend.cannot_reload()
         body = {
             "status": verdict,
             "store": store,
-            "triples": self.triple_count,
-            "graphs": len(self.counts),
-            "version": self.version,
-            "loadSeconds": round(self.load_seconds, 3),
-            "workers": _pool_status(self.pool),
-            "validationWorkers": _pool_status(self.backend.side),
-            "dumps": "from the served dataset" if self.backend.kind == "embedded" else "from the local data files",
+            "triples": sum(backend.counts.values()),
+            "graphs": len(backend.counts),
+            "version": backend.version,
+            "loadedAt": self.loaded_at,
+            "loadSeconds": round(backend.load_seconds, 3),
+            "workers": _pool_status(backend.pool),
+            "validationWorkers": _pool_status(backend.side),
+            "dumps": "from the served dataset" if backend.kind == "embedded" else "from the local data files",
+            "reload": {"supported": False, "why": cannot} if cannot else {"supported": True, "last": self.last_reload},
         }
         if reasons or waiting:
             body["reasons"] = reasons + waiting
         return body
 
     def close(self) -> None:
+        self._closed = True
         self.backend.close()
