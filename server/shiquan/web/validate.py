@@ -8,7 +8,7 @@ from flask import Blueprint, Response, json, render_template, request
 
 from shiquan import formats
 from shiquan.errors import BadRequest, ShiquanError, UnsupportedMediaType
-from shiquan.web import choose
+from shiquan.web import choose, wants_html
 from shiquan.web import respond
 from shiquan.web import runtime
 
@@ -72,7 +72,8 @@ def validate() -> Response:
         data, fmt, source = _upload()
         report = runtime().validate(data, fmt, source, served)
     except ShiquanError as exc:
-        if media_type != "text/html" or exc.status >= 500:
+        # Inline under the form for a browser; an API client posting a form (no Accept, */*) gets the JSON error.
+        if media_type != "text/html" or exc.status >= 500 or not wants_html():
             raise
         return _page(exc.status, error=exc, **kept)
     if media_type == "text/turtle":
