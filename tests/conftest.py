@@ -68,6 +68,19 @@ def app_with(**overrides):
         app.extensions["shiquan"].close()
 
 
+@contextlib.contextmanager
+def browser_site(*, workers: int = 2, install_assets: bool = True, **overrides):
+    """The app with real query workers, served by waitress on a free port of 127.0.0.1, for a headless browser;
+    ``install_assets`` fetches the query page's editor and the charts first. Yields the base URL."""
+    from shiquan.web import assets
+
+    with app_with(WORKERS=workers, **overrides) as app:
+        if install_assets:
+            assets.install(app.config)
+        with serving(app, threads=4) as url:
+            yield url
+
+
 @pytest.fixture(scope="module")
 def app(request):
     """The app for a test module, with the module's ``APP_SETTINGS`` (a dict of overrides) when it has one."""

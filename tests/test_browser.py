@@ -12,10 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shiquan.web import assets
-from shiquan import create_app
 
-from .conftest import serving
+from .conftest import browser_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,13 +33,8 @@ RESULTS_TABLE = ".yasr table.dataTable"
 @pytest.fixture(scope="module")
 def site():
     """The app with two query workers, served by waitress on a free port of 127.0.0.1."""
-    app = create_app({"TESTING": True, "WORKERS": 2})
-    try:
-        assets.install(app.config)
-        with serving(app, threads=4) as url:
-            yield url
-    finally:
-        app.extensions["shiquan"].close()
+    with browser_site() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shiquan import create_app
 
-from .conftest import DATA, FIXTURES, serving
+from .conftest import DATA, FIXTURES, browser_site
 from .test_browser import browser, page  # noqa: F401 (fixtures)
 
 HAIDONG, ONE, PARENT = "haidong-dongzhengban-2024-96", "ceshi-bijiao-2025-1", "qinghai-qingzheng-2024-36"
@@ -15,12 +14,9 @@ HAIDONG, ONE, PARENT = "haidong-dongzhengban-2024-96", "ceshi-bijiao-2025-1", "q
 
 @pytest.fixture(scope="module")
 def site():
-    app = create_app({"TESTING": True, "WORKERS": 1, "DATA_PATHS": [str(DATA), str(FIXTURES / "compare" / "test-plans.ttl")]})
-    try:
-        with serving(app, threads=4) as url:
-            yield url
-    finally:
-        app.extensions["shiquan"].close()
+    with browser_site(workers=1, install_assets=False,
+                      DATA_PATHS=[str(DATA), str(FIXTURES / "compare" / "test-plans.ttl")]) as url:
+        yield url
 
 
 def test_plans_page_shows_each_plan_and_why_the_parent_has_no_rulings(site, page, tmp_path):

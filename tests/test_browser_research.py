@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from shiquan import create_app
 from shiquan.web import assets
 
-from .conftest import DATA, FIXTURES, serving
+from .conftest import DATA, FIXTURES, browser_site
 from .test_browser import RESULTS_TABLE, browser, page  # noqa: F401 (fixtures)
 from .test_validate_page import BROKEN, TEST_PLANS
 
@@ -23,14 +22,8 @@ PROTECTION_COUNTY = ("县区级知识产权保护体系建设，县区级涉外�
 
 @pytest.fixture(scope="module")
 def site():
-    app = create_app({"TESTING": True, "WORKERS": 2,
-                      "DATA_PATHS": [str(DATA), str(FIXTURES / "compare" / "test-plans.ttl")]})
-    try:
-        assets.install(app.config)
-        with serving(app, threads=4) as url:
-            yield url
-    finally:
-        app.extensions["shiquan"].close()
+    with browser_site(DATA_PATHS=[str(DATA), str(FIXTURES / "compare" / "test-plans.ttl")]) as url:
+        yield url
 
 
 def run_example(page, site: str, name: str, expected: str, query: str = "") -> str:
