@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
-from shiquan.publish.rulings import SUBORDINATION_WORDS, Ruling
+from shiquan.publish.rulings import Ruling
 
 BOM = "\ufeff"
 CSV_TYPE = "text/csv"
@@ -47,10 +47,6 @@ def ruling_line(ruling: Ruling, lang: str) -> list[Cell]:
         ruling.level_words or ruling.level_label, ruling.level_label, ruling.holder, ruling.payer_label, *shares,
         YES[lang] if ruling.by_subordination else "", ruling.interpretation, ruling.quote, ruling.assignment,
     ]
-
-
-def subordination_text(lang: str) -> str:
-    return SUBORDINATION_WORDS[lang]
 
 
 def _text(cell: Cell) -> str:

@@ -729,12 +729,6 @@ def _parse(text: str):
         refuse_update(text, exc)
 
 
-def service_endpoints(text: str) -> list[str]:
-    """The endpoints of the SERVICE calls the engine can read in ``text`` (variables as "?var"); see
-    :func:`service_calls`, which raises what this raises."""
-    return [call.endpoint for call in service_calls(text)]
-
-
 def refuse_update(text: str, exc: Exception) -> None:
     """Raise Forbidden when ``text``, which ``exc`` says is no query, is a SPARQL Update; else BadQuery with ``exc``."""
     from rdflib.plugins.sparql.parser import parseUpdate

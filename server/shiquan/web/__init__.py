@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
-from shiquan.errors import BadInput, BadRequest, ShiquanError
+from shiquan.errors import BadInput, BadRequest, PayloadTooLarge, ShiquanError
 from shiquan.sparql.results import negotiate
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,8 @@ def register_errors(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code == 413:
             limit = app.config["MAX_BODY_BYTES"]
-            return _error_body("payload_too_large", f"the request body is over the limit of {limit} bytes", 413)
+            too_large = PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+            return _error_body(too_large.code, str(too_large), too_large.status)
         code = (exc.name or "error").lower().replace(" ", "_")
         response = _error_body(code, exc.description or exc.name, exc.code or 500)
         if exc.code == 405 and exc.valid_methods:

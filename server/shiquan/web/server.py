@@ -37,6 +37,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
+from shiquan.errors import PayloadTooLarge
 from shiquan.web import SECURITY_HEADERS, DATA_CSP
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class JsonErrorTask(ErrorTask):
         error = self.request.error
         limits: Limits = self.channel.server.limits
         if error.code == 413:
-            code, message = "payload_too_large", f"the request body is over the limit of {limits.body_bytes} bytes"
+            code, message = PayloadTooLarge.code, f"the request body is over the limit of {limits.body_bytes} bytes"
         elif error.code == 431:
             code, message = "request_header_fields_too_large", f"the request line and headers are too large: {error.body}"
         elif error.code >= 500:
