@@ -1,7 +1,8 @@
 """What the benchmarks share: machine facts, percentiles, timing, a ``shiquan serve`` subprocess,
-stopping processes, the HTTP client and the throughput loop.
+stopping processes, the HTTP client, the throughput loop and a local Virtuoso's configuration.
 
-``endpoint.py`` and ``scale.py`` import it; it prints nothing and starts nothing on import.
+``endpoint.py`` and ``scale.py`` import it, and so does the external-store test (tests/test_remote.py, for
+:func:`virtuoso_ini`); it prints nothing and starts nothing on import.
 """
 
 from __future__ import annotations
@@ -339,3 +340,41 @@ def measure_throughput(
     if any(thread.is_alive() for thread in threads):
         raise BenchmarkError(f"a client at {clients} clients did not finish")
     return Throughput(clients, sum(done), sum(errors), max(finished) - start[0], tuple(failures))
+
+
+def virtuoso_ini(folder: Path, *, sql_port: int, http_port: int, dirs: Sequence[Path] = (), buffers: int = 10000,
+                 max_dirty: int = 6000, threads: int = 10, max_execution_s: int = 30) -> str:
+    """A ``virtuoso.ini`` for a Virtuoso 7 of our own: database, logs and lock in ``folder``, SQL and HTTP on
+    loopback ports, files readable by the bulk loader in ``folder`` and ``dirs``, ``buffers`` 8 KB pages of
+    buffer, answers of up to a million rows, queries stopped after ``max_execution_s`` (0: never)."""
+    allowed = ", ".join(str(d) for d in (folder, *dirs))
+    return f"""\
+[Database]
+DatabaseFile = {folder}/virtuoso.db
+ErrorLogFile = {folder}/virtuoso.log
+LockFile = {folder}/virtuoso.lck
+TransactionFile = {folder}/virtuoso.trx
+xa_persistent_file = {folder}/virtuoso.pxa
+TempStorage = TempDatabase
+
+[TempDatabase]
+DatabaseFile = {folder}/virtuoso-temp.db
+TransactionFile = {folder}/virtuoso-temp.trx
+
+[Parameters]
+ServerPort = {HOST}:{sql_port}
+DisableUnixSocket = 1
+DirsAllowed = {allowed}
+NumberOfBuffers = {buffers}
+MaxDirtyBuffers = {max_dirty}
+
+[HTTPServer]
+ServerPort = {HOST}:{http_port}
+ServerRoot = /var/lib/virtuoso-opensource-7/vsp
+ServerThreads = {threads}
+
+[SPARQL]
+ResultSetMaxRows = 1000000
+MaxQueryCostEstimationTime = 0
+MaxQueryExecutionTime = {max_execution_s}
+"""

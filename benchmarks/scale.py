@@ -86,6 +86,7 @@ from harness_common import (
     request,
     serve_command,
     stop_process,
+    virtuoso_ini,
 )
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -636,37 +637,6 @@ class Oxigraph(Engine):
         self.phases = [("oxigraph load", loaded - started), ("serve-read-only until it answers", time.perf_counter() - loaded)]
 
 
-VIRTUOSO_INI = """\
-[Database]
-DatabaseFile = {d}/virtuoso.db
-ErrorLogFile = {d}/virtuoso.log
-LockFile = {d}/virtuoso.lck
-TransactionFile = {d}/virtuoso.trx
-xa_persistent_file = {d}/virtuoso.pxa
-TempStorage = TempDatabase
-
-[TempDatabase]
-DatabaseFile = {d}/virtuoso-temp.db
-TransactionFile = {d}/virtuoso-temp.trx
-
-[Parameters]
-ServerPort = {host}:{sql_port}
-DisableUnixSocket = 1
-DirsAllowed = {d}, {data_dir}
-; 8 KB pages: about 2.6 GB of buffers, Virtuoso's advice for 4 GB of free memory
-NumberOfBuffers = 340000
-MaxDirtyBuffers = 250000
-
-[HTTPServer]
-ServerPort = {host}:{http_port}
-ServerRoot = /var/lib/virtuoso-opensource-7/vsp
-ServerThreads = 20
-
-[SPARQL]
-ResultSetMaxRows = 1000000
-MaxQueryCostEstimationTime = 0
-MaxQueryExecutionTime = 0
-"""
 VIRTUOSO_LOAD = """\
 ld_dir('{folder}', '{name}', 'urn:shiquan:benchmark:default');
 rdf_loader_run();
@@ -703,9 +673,10 @@ class Virtuoso(Engine):
     def start(self, peak: PeakMemory) -> None:
         sql_port = free_port()
         ini = self.folder / "virtuoso.ini"
-        ini.write_text(VIRTUOSO_INI.format(
-            d=self.folder, data_dir=self.dataset.resolve().parent, host=HOST, sql_port=sql_port, http_port=self.port,
-        ))
+        # 340,000 pages of 8 KB: about 2.6 GB of buffers, Virtuoso's advice for 4 GB of free memory.
+        ini.write_text(virtuoso_ini(self.folder, sql_port=sql_port, http_port=self.port,
+                                    dirs=[self.dataset.resolve().parent], buffers=340000, max_dirty=250000, threads=20,
+                                    max_execution_s=0))
         deadline = time.monotonic() + self.ready_timeout_s
         started = time.perf_counter()
         self.process = spawn([self.binary, "-f", "-c", str(ini)], self.log, cwd=self.folder)

@@ -13,6 +13,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -27,44 +28,15 @@ from click.testing import CliRunner
 from shiquan.publish import export
 from shiquan.cli import main
 
-from .conftest import QUERIES, app_with
+from .conftest import QUERIES, ROOT, app_with
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from harness_common import virtuoso_ini  # noqa: E402  (the benchmarks' Virtuoso configuration, one for both)
 
 TIMEOUT_S = 2.0
 MAX_ROWS = 1000
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 HAIDONG = "https://w3id.org/shiquan/id/plan/haidong-dongzhengban-2024-96"
-INI = """\
-[Database]
-DatabaseFile = {d}/virtuoso.db
-ErrorLogFile = {d}/virtuoso.log
-LockFile = {d}/virtuoso.lck
-TransactionFile = {d}/virtuoso.trx
-xa_persistent_file = {d}/virtuoso.pxa
-TempStorage = TempDatabase
-
-[TempDatabase]
-DatabaseFile = {d}/virtuoso-temp.db
-TransactionFile = {d}/virtuoso-temp.trx
-
-[Parameters]
-ServerPort = 127.0.0.1:{sql_port}
-DisableUnixSocket = 1
-DirsAllowed = {d}
-NumberOfBuffers = 10000
-MaxDirtyBuffers = 6000
-
-[HTTPServer]
-ServerPort = 127.0.0.1:{http_port}
-ServerRoot = /var/lib/virtuoso-opensource-7/vsp
-ServerThreads = 10
-
-[SPARQL]
-ResultSetMaxRows = 1000000
-MaxQueryCostEstimationTime = 0
-MaxQueryExecutionTime = 30
-"""
-
-
 def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
@@ -83,7 +55,7 @@ def virtuoso(tmp_path_factory):
         pytest.fail("virtuoso-t is missing: apt-get update && apt-get install -y virtuoso-opensource")
     folder = tmp_path_factory.mktemp("virtuoso")
     sql_port, http_port = free_ports(2)
-    (folder / "virtuoso.ini").write_text(INI.format(d=folder, sql_port=sql_port, http_port=http_port))
+    (folder / "virtuoso.ini").write_text(virtuoso_ini(folder, sql_port=sql_port, http_port=http_port))
     process = subprocess.Popen(
         [binary, "-f", "-c", str(folder / "virtuoso.ini")], cwd=folder,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
