@@ -127,7 +127,8 @@ class AnswerCache:
 
     An answer is kept only when the view marked it replayable (it has an entity tag: see :func:`_etag`) and it
     came from the backend that was serving both before and after the request (a reload in between keeps nothing);
-    the whole cache is dropped when the served backend changes. A request is "the same" when all the view reads
+    the whole cache is dropped when the served backend changes, and nothing is replayed once its store is lost
+    (the keeper died: queries are refused with 503 until the restart). A request is "the same" when all the view reads
     of it is the same: method (GET or POST), path, query string, content type, body and Accept; one that carries
     If-None-Match, a body over KEY_BYTES or a body of unknown length goes to the app. Bounded by ANSWER_CACHE_MB,
     least recently used first out; an answer over 1/32 of it is not kept. The limits of a query (time, memory,
@@ -151,6 +152,8 @@ class AnswerCache:
         if key is None:
             return self.wsgi_app(environ, start_response)
         backend = self.app.extensions["shiquan"].backend
+        if backend.pool.lost:  # the store is gone: every query is refused (503), none replayed
+            return self.wsgi_app(environ, start_response)
         with self._lock:
             if backend is not self.backend:
                 self.entries.clear()
