@@ -11,8 +11,11 @@ query (``queries/*.rq``) and a one-matter lookup written here:
 - latency in process on rdflib's own SPARQL engine, over one rdflib Graph holding every
   named graph of ``loading.assemble`` (the union default graph the endpoint serves);
 
-then throughput over HTTP at each client count, cycling through the query mix. It prints
-one plain-text table, the throughput, and whether the one-matter lookup meets its target.
+then throughput over HTTP at each client count, cycling through the query mix. The server replays
+the answer of a request it answered before (its answer cache, ANSWER_CACHE_MB), so the same figures
+are measured again with each request a new text (a comment numbering it appended), which every time
+goes through Flask and a worker. It prints one plain-text table, the throughput, and whether the
+one-matter lookup meets its target, HTTP p50 at most 3 times the in-process p50 (issue 16).
 
 Only 127.0.0.1 is contacted: the server gets a private store folder and placeholder query-page
 assets so that it fetches nothing. The server is stopped at the end, on errors and on Ctrl-C.
@@ -23,7 +26,6 @@ request fails; 2 on bad options; 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import http.client
 import itertools
 import json
 import shlex
@@ -75,7 +77,7 @@ WHERE {{
 }}
 ORDER BY ?level
 """
-TARGET_MS = 3.0  # the target: p50 ≤ 3 ms for a one-matter lookup over HTTP
+TARGET_RATIO = 3.0  # the target (issue 16): HTTP p50 ≤ 3 × the in-process p50 for a one-matter lookup
 SPARQL_PATH = "/sparql"
 
 
@@ -88,7 +90,11 @@ class Case:
     accept: str = "application/sparql-results+json"
     body: bytes = b""
     rows: dict[str, int] = field(default_factory=dict)
-    latency: dict[str, list[float]] = field(default_factory=dict)  # engine -> samples in ms
+    latency: dict[str, list[float]] = field(default_factory=dict)  # engine ("http", "http fresh", …) -> ms
+
+    def fresh(self, number: int) -> bytes:
+        """The request body of this query made a new text by a comment carrying ``number``: never replayed."""
+        return urllib.parse.urlencode({"query": f"{self.text}\n# request {number}\n"}).encode("utf-8")
 
 
 # ------------------------------------------------------------------ arguments and facts
@@ -148,11 +154,6 @@ def prepare(cases: list[Case], store: ox.Store) -> None:
 # ------------------------------------------------------------------ HTTP
 
 
-def post_query(conn: http.client.HTTPConnection, case: Case) -> tuple[int, bytes]:
-    """POST ``case``'s query to /sparql on ``conn``: (status, body)."""
-    return request(conn, "POST", SPARQL_PATH, case.body, case.accept)
-
-
 def http_rows(case: Case, body: bytes) -> int:
     """Rows (SPARQL JSON) or triples (Turtle) in an HTTP answer."""
     if case.accept == "text/turtle":
@@ -161,17 +162,20 @@ def http_rows(case: Case, body: bytes) -> int:
     return len(document["results"]["bindings"]) if "results" in document else 1
 
 
-def measure_http(port: int, case: Case, requests: int, warmup: int) -> list[float]:
-    """Latency in ms of ``case`` over one keep-alive connection; sets ``case.rows["http"]``.
+def measure_http(port: int, case: Case, requests: int, warmup: int, fresh: bool = False) -> list[float]:
+    """Latency in ms of ``case`` over one keep-alive connection; sets ``case.rows["http"]``. With ``fresh``, each
+    request is a new text (see :meth:`Case.fresh`; the bodies are made before the clock starts).
 
     Every response is checked after its timing: raises BenchmarkError for a status
     other than 200 or an empty body.
     """
     conn = connect(port)
     answers: list[tuple[int, bytes]] = []
+    bodies = iter([case.fresh(number) for number in range(requests + warmup)] if fresh else [])
 
     def call() -> None:
-        answers.append(post_query(conn, case))
+        body = next(bodies) if fresh else case.body
+        answers.append(request(conn, "POST", SPARQL_PATH, body, case.accept))
 
     try:
         samples = time_calls(call, requests, warmup)
@@ -206,10 +210,18 @@ def cycle_from(cases: Sequence[Case], index: int) -> Iterator[Request]:
     return itertools.islice(itertools.cycle(requests), index % len(requests), None)
 
 
-def throughput(port: int, cases: Sequence[Case], clients: int, duration_s: float) -> Throughput:
+def fresh_from(cases: Sequence[Case], index: int) -> Iterator[Request]:
+    """The mix as requests, endlessly, each a new text (:meth:`Case.fresh`), starting at query ``index``."""
+    for number in itertools.count():
+        case = cases[(index + number) % len(cases)]
+        yield Request(SPARQL_PATH, case.fresh(number * 1000 + index), case.accept)
+
+
+def throughput(port: int, cases: Sequence[Case], clients: int, duration_s: float, fresh: bool = False) -> Throughput:
     """``clients`` threads, each on its own keep-alive connection, cycle through ``cases`` for ``duration_s``
-    (see :func:`harness_common.measure_throughput`)."""
-    return measure_throughput(port, lambda index: cycle_from(cases, index), clients, duration_s)
+    (see :func:`harness_common.measure_throughput`), with ``fresh`` each request a new text."""
+    source = fresh_from if fresh else cycle_from
+    return measure_throughput(port, lambda index: source(cases, index), clients, duration_s)
 
 
 # ------------------------------------------------------------------ in process
@@ -242,11 +254,11 @@ def rdflib_union(settings: dict) -> Graph:
 
 def table(cases: Sequence[Case]) -> str:
     """The latency table: one line per query, p50 and p95 per engine, and the answer size."""
-    header = ["query", "HTTP p50", "HTTP p95", "pyoxigraph p50", "p95", "rdflib p50", "p95", "rows"]
+    header = ["query", "HTTP p50", "HTTP p95", "new text p50", "p95", "pyoxigraph p50", "p95", "rdflib p50", "p95", "rows"]
     lines = []
     for case in cases:
         cells = [case.name]
-        for engine in ("http", "pyoxigraph", "rdflib"):
+        for engine in ("http", "http fresh", "pyoxigraph", "rdflib"):
             samples = case.latency[engine]
             cells += [ms(percentile(samples, 50)), ms(percentile(samples, 95))]
         sizes = [case.rows[e] for e in ("http", "pyoxigraph", "rdflib")]
@@ -262,12 +274,11 @@ def report(
     health: dict,
     cases: list[Case],
     floor: list[float],
-    rates: list[Throughput],
+    rates: list[tuple[str, Throughput]],
     seconds: float,
 ) -> str:
     """Everything the run found, as plain text; ``facts`` from :func:`machine_facts` at the start."""
     lookup = next(c for c in cases if c.name == LOOKUP_NAME)
-    http_p50 = percentile(lookup.latency["http"], 50)
     ox_p50 = percentile(lookup.latency["pyoxigraph"], 50)
     workers = health["workers"]
     lines = [
@@ -278,7 +289,9 @@ def report(
         f"data:    {health['triples']} triples in {health['graphs']} graphs (version {health['version']}); "
         f"server workers: {workers['configured']} configured, {workers['alive']} alive",
         f"latency in ms: {args.requests} timed requests per query after {args.warmup} warm-up "
-        f"(rdflib: {args.rdflib_requests} after {args.rdflib_warmup}); p50 and p95 by nearest rank",
+        f"(rdflib: {args.rdflib_requests} after {args.rdflib_warmup}); p50 and p95 by nearest rank; "
+        "HTTP: the same text each time (answered again from the server's answer cache), "
+        "new text: a numbered comment appended to each request (run by a worker every time)",
         "",
         table(cases),
         "",
@@ -286,18 +299,18 @@ def report(
         "",
         f"throughput over HTTP, query mix of {len(cases)}, {args.duration:g} s each:",
     ]
-    for rate in rates:
+    for label, rate in rates:
         lines.append(
-            f"  {rate.clients:>2} client{'s' if rate.clients > 1 else ' '}: {rate.per_second:8.1f} requests/s "
+            f"  {rate.clients:>2} client{'s' if rate.clients > 1 else ' '}, {label:9}: {rate.per_second:8.1f} requests/s "
             f"({rate.requests} in {rate.seconds:.2f} s), {rate.errors} errors"
         )
-    verdict = "meets" if http_p50 <= TARGET_MS else "misses"
-    lines += [
-        "",
-        f"{LOOKUP_NAME}: HTTP p50 {ms(http_p50)} ms / pyoxigraph p50 {ms(ox_p50)} ms = {http_p50 / ox_p50:.1f}x",
-        f"target p50 <= {TARGET_MS:g} ms for a one-matter lookup over HTTP: {verdict} ({ms(http_p50)} ms)",
-        f"server {endpoint.stopped}; total run time {seconds:.1f} s",
-    ]
+    lines.append("")
+    for engine, label in (("http", "the same text"), ("http fresh", "a new text each time")):
+        http_p50 = percentile(lookup.latency[engine], 50)
+        ratio = http_p50 / ox_p50
+        lines.append(f"{LOOKUP_NAME}, {label}: HTTP p50 {ms(http_p50)} ms / pyoxigraph p50 {ms(ox_p50)} ms = {ratio:.1f}x; "
+                     f"target <= {TARGET_RATIO:g}x: {'meets' if ratio <= TARGET_RATIO else 'misses'}")
+    lines.append(f"server {endpoint.stopped}; total run time {seconds:.1f} s")
     return "\n".join(lines)
 
 
@@ -326,8 +339,10 @@ def run(args: argparse.Namespace) -> str:
             print(f"server ready on port {endpoint.port}; measuring {len(cases)} queries ...", file=sys.stderr)
             for case in cases:
                 case.latency["http"] = measure_http(endpoint.port, case, args.requests, args.warmup)
+                case.latency["http fresh"] = measure_http(endpoint.port, case, args.requests, args.warmup, fresh=True)
             floor = measure_floor(endpoint.port, args.requests, args.warmup)
-            rates = [throughput(endpoint.port, cases, clients, args.duration) for clients in args.clients]
+            rates = [(label, throughput(endpoint.port, cases, clients, args.duration, fresh))
+                     for clients in args.clients for label, fresh in (("same text", False), ("new text", True))]
         finally:
             endpoint.stop()
     # In process only once the server has stopped, so that the two never compete for the CPUs.

@@ -297,6 +297,20 @@ def test_queued_queries_get_their_answer_or_error_within_the_limit_plus_one_seco
     assert max(reply.seconds for reply in replies) < TIMEOUT_S + 1, [round(r.seconds, 2) for r in replies]
 
 
+def test_idle_workers_killed_from_outside_cost_the_next_query_nothing_and_are_replaced(runtime, base):
+    # A dead idle worker is told by its closed pipe (pool._take) before any job is sent to it, so the next query
+    # waits for a replacement instead of failing: no 503, no engine fault.
+    replaced, crashed = runtime.pool.replaced, runtime.pool.crashed
+    killed = pids(runtime.pool)
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not any(pool._ForkedProcess(pid).is_alive() for pid in killed), "both workers ended", timeout=5)
+    reply = post_query(base, ASK + " # after the kill")
+    assert reply.status == 200 and reply.json()["boolean"] is True, reply.body[:300]
+    wait_until(lambda: runtime.pool.replaced >= replaced + 2 and runtime.pool.alive == 2, "both workers replaced")
+    assert runtime.pool.crashed == crashed
+
+
 def test_keeper_killed_health_is_503_at_once_and_queries_are_refused_at_once():
     with server() as (runtime, base):
         assert call(base, "GET", "/health").status == 200

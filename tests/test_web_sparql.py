@@ -359,3 +359,96 @@ def test_form_upload_of_one_mb_to_validate_is_validated(roomy, content_type):
     response = roomy.post("/validate", data=body, content_type=content_type, headers={"Accept": "application/json"})
     assert response.status_code == 200, response.get_data()[:300]
     assert response.get_json()["conforms"] is True
+
+
+# ---------------------------------------------------------------- answers replayed (web/sparql.py, AnswerCache)
+
+ASK_HAIDONG = "ASK { <https://w3id.org/shiquan/id/division/haidong> ?p ?o }"
+
+
+def test_the_same_request_again_gets_the_same_answer_byte_for_byte_without_running(app, client):
+    cache, query = app.wsgi_app, CODES + " # asked twice"  # asked by no other test of the module's app
+    for send in (lambda: client.get("/sparql", query_string={"query": query}),
+                 lambda: client.post("/sparql", data={"query": query}),
+                 lambda: client.post("/sparql", data=query.encode(), content_type="application/sparql-query")):
+        hits = cache.hits
+        first, again = send(), send()
+        assert first.status_code == again.status_code == 200 and codes(again)[:2] == ["630000", "630200"]
+        assert again.get_data() == first.get_data() and again.headers == first.headers
+        assert cache.hits == hits + 1
+
+
+def test_another_accept_is_another_answer(app, client):
+    json_answer = client.get("/sparql", query_string={"query": CODES})
+    csv_answer = client.get("/sparql", query_string={"query": CODES}, headers={"Accept": "text/csv"})
+    assert csv_answer.mimetype == "text/csv" and csv_answer.get_data(as_text=True).startswith("code\r\n630000")
+    assert json_answer.mimetype == "application/sparql-results+json"
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT (RAND() AS ?r) WHERE {}",
+    "SELECT (now() AS ?t) WHERE {}",
+    "SELECT (STRUUID() AS ?u) WHERE {}",
+    "SELECT (BNODE() AS ?b) WHERE {}",
+])
+def test_an_answer_that_may_differ_each_time_is_neither_tagged_nor_replayed(app, client, query):
+    cache = app.wsgi_app
+    hits = cache.hits
+    first, again = client.get("/sparql", query_string={"query": query}), client.get("/sparql", query_string={"query": query})
+    assert first.status_code == again.status_code == 200
+    assert "ETag" not in first.headers and cache.hits == hits
+
+
+def test_a_refusal_is_not_replayed(app, client):
+    cache = app.wsgi_app
+    hits = cache.hits
+    for _ in range(2):
+        assert client.get("/sparql", query_string={"query": "SELEC"}).status_code == 400
+        assert client.get("/sparql", query_string={"query": "SELECT * { SERVICE <http://a.example/s> { ?s ?p ?o } }"}).status_code == 403
+    assert cache.hits == hits
+
+
+def test_a_conditional_request_still_gets_304(app, client):
+    tag = client.get("/sparql", query_string={"query": ASK_HAIDONG}).headers["ETag"]
+    assert client.get("/sparql", query_string={"query": ASK_HAIDONG}).headers["ETag"] == tag  # replayed
+    again = client.get("/sparql", query_string={"query": ASK_HAIDONG}, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.get_data() == b""
+
+
+def test_the_cache_stays_within_answer_cache_mb():
+    from .conftest import app_with
+
+    with app_with(ANSWER_CACHE_MB=0.05) as small:
+        client, cache = small.test_client(), small.wsgi_app
+        for i in range(100):
+            assert client.get("/sparql", query_string={"query": f"{ASK_HAIDONG} # {i}"}).status_code == 200
+        assert 0 < len(cache.entries) < 100 and cache.size <= 0.05 * 1024 * 1024
+        big = client.get("/sparql", query_string={"query": "SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 40"})  # over 1/32
+        assert big.status_code == 200 and len(big.get_data()) > cache.capacity // 32
+        assert all(entry[2] != big.get_data() for entry in cache.entries.values())
+
+
+def test_no_answer_is_kept_with_answer_cache_mb_0():
+    from .conftest import app_with
+
+    with app_with(ANSWER_CACHE_MB=0) as off:
+        client = off.test_client()
+        for _ in range(2):
+            assert client.get("/sparql", query_string={"query": CODES}).status_code == 200
+        assert off.wsgi_app.hits == 0 and not off.wsgi_app.entries
+
+
+def test_after_a_reload_the_same_request_gets_the_new_data(tmp_path):
+    from .conftest import DATA, app_with
+
+    data = tmp_path / "divisions.ttl"
+    data.write_bytes((DATA / "divisions.ttl").read_bytes())
+    with app_with(DATA_PATHS=[str(data)], VALIDATE_ON_LOAD=False) as app:
+        client = app.test_client()
+        before = [client.get("/sparql", query_string={"query": CODES}) for _ in range(2)]
+        assert codes(before[0]) == codes(before[1]) and "630299" not in codes(before[1])
+        data.write_bytes(data.read_bytes() + b'<https://w3id.org/shiquan/id/division/x> '
+                         b'<https://w3id.org/shiquan/ontology#divisionCode> "630299" .\n')
+        assert app.extensions["shiquan"].reload()["status"] == "switched"
+        after = client.get("/sparql", query_string={"query": CODES})
+        assert "630299" in codes(after) and after.headers["ETag"] != before[0].headers["ETag"]

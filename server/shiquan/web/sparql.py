@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
+import io
 import json
+import re
 import secrets
 import threading
 
@@ -91,23 +94,125 @@ def sparql():
         response = Response(status=304)
     else:
         response = respond(body, media_type)
+        if tag:  # the same request gets the same answer until the data changes: AnswerCache may replay it
+            request.environ[AnswerCache.REPLAYABLE] = body
     if tag:
         response.set_etag(tag)
         response.headers["Cache-Control"] = "no-cache"
     return response
 
 
+# Functions whose value changes from one evaluation to the next (NOW, RAND, UUID, STRUUID, BNODE), found anywhere in
+# the text, in any case: over-reading ("known", "brand") only costs a tag and a replay.
+_VOLATILE = re.compile("now|rand|uuid|bnode", re.IGNORECASE)
+
+
 def _etag(text: str, *request_parts) -> str | None:
     """An entity tag for an answer: the dataset's version and the request that asked for it.
 
     The store is read-only, so the same request on the same version gets the same answer; a query that may call
-    SERVICE (anywhere the engine can read one) depends on another endpoint and gets no tag, and so does every
-    answer from a remote store, which has no version.
+    SERVICE (anywhere the engine can read one) depends on another endpoint and gets no tag, nor does one that may
+    call a function whose value changes between evaluations (_VOLATILE), nor any answer from a remote store, which
+    has no version. Raises BadQuery as :func:`service_calls` for a text whose SERVICE places it refuses.
     """
-    if not runtime().version or service_calls(text):
+    if not runtime().version or _VOLATILE.search(text) or service_calls(text):
         return None
     digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
     return f"{runtime().version}-{digest}"
+
+
+class AnswerCache:
+    """WSGI middleware: the last answers of /sparql, replayed byte for byte (status, headers, body) to the same
+    request while the same dataset is served, without Flask or a worker.
+
+    An answer is kept only when the view marked it replayable (it has an entity tag: see :func:`_etag`) and it
+    came from the backend that was serving both before and after the request (a reload in between keeps nothing);
+    the whole cache is dropped when the served backend changes, and nothing is replayed once its store is lost
+    (the keeper died: queries are refused with 503 until the restart). A request is "the same" when all the view reads
+    of it is the same: method (GET or POST), path, query string, content type, body and Accept; one that carries
+    If-None-Match, a body over KEY_BYTES or a body of unknown length goes to the app. Bounded by ANSWER_CACHE_MB,
+    least recently used first out; an answer over 1/32 of it is not kept. The limits of a query (time, memory,
+    rows, bytes, SERVICE) were all met by the run whose answer is replayed.
+    """
+
+    REPLAYABLE = "shiquan.replayable"  # environ key: the body of an answer the view marked replayable
+    KEY_BYTES = 64 * 1024  # query string and body of a request that may be replayed, at most
+    HEADERS = ("CONTENT_TYPE", "HTTP_ACCEPT")
+
+    def __init__(self, app, wsgi_app) -> None:
+        self.app, self.wsgi_app = app, wsgi_app
+        self.capacity = int(float(app.config.get("ANSWER_CACHE_MB") or 0) * 1024 * 1024)
+        self.entries: collections.OrderedDict[tuple, tuple[str, list, bytes, int]] = collections.OrderedDict()
+        self.size, self.backend = 0, None
+        self.hits = self.misses = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response):
+        key = self._key(environ) if self.capacity else None
+        if key is None:
+            return self.wsgi_app(environ, start_response)
+        backend = self.app.extensions["shiquan"].backend
+        if backend.pool.lost:  # the store is gone: every query is refused (503), none replayed
+            return self.wsgi_app(environ, start_response)
+        with self._lock:
+            if backend is not self.backend:
+                self.entries.clear()
+                self.size, self.backend = 0, backend
+            entry = self.entries.get(key)
+            if entry is None:
+                self.misses += 1
+            else:
+                self.entries.move_to_end(key)
+                self.hits += 1
+        if entry is not None:
+            start_response(entry[0], list(entry[1]))
+            return [entry[2]]
+        answered: list = []
+
+        def capture(status, headers, exc_info=None):
+            answered[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        result = self.wsgi_app(environ, capture)
+        body = environ.get(self.REPLAYABLE)
+        if body is not None and answered and answered[0].startswith("200 "):
+            self._keep(key, backend, answered[0], list(answered[1]), body)
+        return result
+
+    def _key(self, environ: dict) -> tuple | None:
+        """What the view reads of this request, or None when it is not to be replayed; reads the body of a POST
+        and puts it back for the app."""
+        method = environ.get("REQUEST_METHOD")
+        if environ.get("PATH_INFO") != "/sparql" or method not in ("GET", "POST") or "HTTP_IF_NONE_MATCH" in environ:
+            return None
+        query = environ.get("QUERY_STRING", "")
+        body = b""
+        if method == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or "")
+            except ValueError:
+                return None
+            if not 0 <= length <= self.KEY_BYTES - len(query):
+                return None
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+        elif len(query) > self.KEY_BYTES:
+            return None
+        return (method, query, body, *(environ.get(name) for name in self.HEADERS))
+
+    def _keep(self, key: tuple, backend, status: str, headers: list, body: bytes) -> None:
+        """Keep an answer given by ``backend``, the one serving when the request came in, if it still serves."""
+        cost = len(body) + sum(len(part) for part in key if part) + 64 * len(headers)
+        if cost > self.capacity // 32 or self.app.extensions["shiquan"].backend is not backend:
+            return
+        with self._lock:
+            if backend is not self.backend or key in self.entries:
+                return
+            self.entries[key] = (status, headers, body, cost)
+            self.size += cost
+            while self.size > self.capacity:
+                _key, (_status, _headers, _body, dropped) = self.entries.popitem(last=False)
+                self.size -= dropped
 
 
 # ---------------------------------------------------------------- the SERVICE relay
