@@ -108,7 +108,7 @@ def test_a_run_on_shiquan_alone_prints_every_template_with_figures(tmp_path):
     assert re.search(rf"^restart on the same data \(s\)\s+{NUMBER}$", out, re.MULTILINE)
     for target in ("restart on unchanged data <= 3 s", "cold start with the inferences <= 20 s",
                    "shiquan validate <= 45 s", "shiquan export <= 30 s",
-                   "seed graph, one-matter lookup over HTTP <= 3x in process"):
+                   "seed graph, one-matter lookup over HTTP (a new text each request) <= 3x in process"):
         assert re.search(rf"^  (PASS|FAIL)  {re.escape(target)}: {NUMBER} ", out, re.MULTILINE), target
     # Virtuoso was not in --engines: the targets that compare with it say so rather than pass.
     assert re.search(r"^  n/a   throughput >= 1.5x virtuoso's at 1 client: not measured \(virtuoso throughput 1\)$",
