@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,8 @@ DUMP_PATH = "download/shiquan.{extension}"
 VOID_PATH = ".well-known/void"
 
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
+_XSD_STRING = str(XSD.string)
+_string = json.encoder.encode_basestring  # a str as JSON, non-ASCII kept: what json.dumps(ensure_ascii=False) writes
 _NAMESPACE = re.compile(r"^(.*[#/])[^#/]*$")
 
 
@@ -125,27 +127,83 @@ def format_name(fmt: str) -> str:
     raise BadRequest(f"unknown dump format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def _triple_key(t: ox.Triple | ox.Quad) -> tuple[str, bool, str, str]:
-    """Subject, then rdf:type before the other predicates (written first, as ``a``), then object."""
-    return str(t.subject), t.predicate != _RDF_TYPE, str(t.predicate), str(t.object)
+# The canonical order of a dump: graph name, subject, rdf:type before the other predicates (written first, as ``a``),
+# predicate, object, each compared as its N-Triples text in code point order. Comparing N-Triples lines as bytes
+# gives that order once rdf:type in predicate position is written as _TYPE_FIRST: UTF-8 keeps code point order, a
+# subject or predicate never holds a space, and whatever ends a shorter term ("_:b1" before "_:b12", '"x"' before
+# '"x"@en') sorts after the space that follows it in a line. N-Triples escapes control characters, so "\x01" only
+# ever stands for rdf:type.
+_TYPE_PREDICATE = b" <" + str(RDF.type).encode() + b"> "
+_TYPE_FIRST = b" \x01 "
 
 
-def _sort_key(quad: ox.Quad) -> tuple:
-    return (str(quad.graph_name), *_triple_key(quad))
+def _mark_types(ntriples: bytes) -> bytes:
+    """``ntriples`` with each rdf:type in predicate position written as _TYPE_FIRST (not in an object or literal)."""
+    found, at = [], ntriples.find(_TYPE_PREDICATE)
+    while at >= 0:  # a predicate is the first space of its line
+        if ntriples.rfind(b" ", 0, at) <= ntriples.rfind(b"\n", 0, at):
+            found.append(at)
+        at = ntriples.find(_TYPE_PREDICATE, at + 1)
+    if len(found) == ntriples.count(_TYPE_PREDICATE):
+        return ntriples.replace(_TYPE_PREDICATE, _TYPE_FIRST)
+    pieces, done = [], 0
+    for at in found:
+        pieces += [ntriples[done:at], _TYPE_FIRST]
+        done = at + len(_TYPE_PREDICATE)
+    return b"".join([*pieces, ntriples[done:]])
 
 
-def canonical_quads(ntriples: Mapping[str, bytes]) -> list[ox.Quad]:
-    """The quads of named graphs given as N-Triples, blank nodes relabelled by RDFC-1.0, sorted."""
-    quads = [
+def _unmark(lines: list[bytes]) -> bytes:
+    """Lines of :func:`_mark_types` as N-Triples again."""
+    return (b"\n".join(lines) + b"\n").replace(_TYPE_FIRST, _TYPE_PREDICATE) if lines else b""
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """Named graphs in canonical order, blank nodes relabelled by RDFC-1.0, each with its N-Triples lines in
+    canonical order (rdf:type marked, see :func:`_mark_types`)."""
+
+    graphs: list[tuple[str, list[bytes]]]
+
+    def nquads(self) -> bytes:
+        """Every quad as N-Quads, in canonical order."""
+        return b"".join(
+            _unmark(lines).replace(b" .\n", f" <{name}> .\n".encode()) for name, lines in self.graphs
+        )  # a raw newline only ever ends a line, so " .\n" is the end of each triple
+
+    def union(self) -> bytes:
+        """The distinct triples of all graphs as N-Triples, in canonical order."""
+        lines = [line for _name, graph in self.graphs for line in graph]
+        lines.sort()  # sorted runs, merged
+        return _unmark(list(dict.fromkeys(lines)))
+
+
+def canonical(ntriples: Mapping[str, bytes]) -> Canonical:
+    """Named graphs given as N-Triples ({graph IRI: bytes}) in canonical order (see :class:`Canonical`)."""
+    if any(b"_:" in data for data in ntriples.values()):
+        ntriples = _relabelled(ntriples)
+    graphs = []
+    for name in sorted(ntriples, key=lambda name: f"<{name}>"):
+        lines = _mark_types(ntriples[name]).split(b"\n")
+        lines.pop()
+        lines.sort()
+        graphs.append((name, lines))
+    return Canonical(graphs)
+
+
+def _relabelled(ntriples: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Named graphs given as N-Triples with their blank nodes relabelled by RDFC-1.0 (across graphs)."""
+    dataset = ox.Dataset(
         ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(name))
-        for name in sorted(ntriples)
-        for t in ox.parse(ntriples[name], format=ox.RdfFormat.N_TRIPLES)
-    ]
-    if any(isinstance(term, ox.BlankNode) for q in quads for term in (q.subject, q.object)):
-        dataset = ox.Dataset(quads)
-        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-        quads = list(dataset)
-    return sorted(quads, key=_sort_key)
+        for name, data in ntriples.items()
+        for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
+    )
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    return {
+        name: ox.serialize([q.triple for q in dataset.quads_for_graph_name(ox.NamedNode(name))],
+                           format=ox.RdfFormat.N_TRIPLES)
+        for name in ntriples
+    }
 
 
 def _iris(quads: Iterable[ox.Quad]) -> Iterable[str]:
@@ -157,57 +215,140 @@ def _iris(quads: Iterable[ox.Quad]) -> Iterable[str]:
                 yield term.datatype.value
 
 
-def _prefixes(quads: list[ox.Quad]) -> dict[str, str]:
-    """The project prefixes that some IRI of ``quads`` starts with, in PREFIXES order."""
-    used = {m.group(1) for iri in _iris(quads) if (m := _NAMESPACE.match(iri))}
-    return {p: ns for p, ns in PREFIXES.items() if any(u.startswith(ns) for u in used)}
+# Where a quad may use a namespace: an IRI starting with it, or for two namespaces the implicit datatype of a
+# literal (xsd:string of a simple literal, rdf:langString of a tagged one).
+_IMPLICIT = {PREFIXES["xsd"]: [b'" <'], PREFIXES["rdf"]: [b'"@']}
 
 
-def _compact(node: Any, prefixes: Mapping[str, str]) -> Any:
-    """pyoxigraph's expanded JSON-LD with IRIs written as compact IRIs, rdf:type as @type."""
+def _prefixes(nquads: bytes) -> dict[str, str]:
+    """The project prefixes that some IRI of ``nquads`` (N-Quads) starts with, in PREFIXES order.
+
+    Every prefix ends with "#" or "/", so an IRI starting with one is in its namespace. A candidate place in the
+    bytes is confirmed by parsing its line (it may be inside a literal)."""
+    def uses(namespace: str) -> bool:
+        for marker in [b"<" + namespace.encode(), *_IMPLICIT.get(namespace, [])]:
+            at = nquads.find(marker)
+            while at >= 0:
+                line = nquads[nquads.rfind(b"\n", 0, at) + 1:nquads.find(b"\n", at) + 1]
+                if any(iri.startswith(namespace) for iri in _iris(ox.parse(line, format=ox.RdfFormat.N_QUADS))):
+                    return True
+                at = nquads.find(marker, at + 1)
+        return False
+
+    return {p: ns for p, ns in PREFIXES.items() if uses(ns)}
+
+
+def _shortener(prefixes: Mapping[str, str]) -> Callable[[str], str]:
+    """IRI → compact IRI with the first of ``prefixes`` it starts with (not the bare namespace), else itself."""
+    cache: dict[str, str] = {}
 
     def short(iri: str) -> str:
-        for prefix, ns in prefixes.items():
-            if iri.startswith(ns) and iri != ns:
-                return f"{prefix}:{iri[len(ns):]}"
-        return iri
+        found = cache.get(iri)
+        if found is None:
+            found = next((f"{p}:{iri[len(ns):]}" for p, ns in prefixes.items() if iri.startswith(ns) and iri != ns), iri)
+            if len(cache) < 100_000:  # predicates, classes and shared objects, not every subject
+                cache[iri] = found
+        return found
 
-    if isinstance(node, list):
-        return [_compact(item, prefixes) for item in node]
-    if not isinstance(node, dict):
-        return node
-    result: dict[str, Any] = {}
-    for k, v in node.items():
-        if k == str(RDF.type) and all(isinstance(x, dict) and set(x) == {"@id"} for x in v):
-            result["@type"] = [short(x["@id"]) for x in v]
-        elif k in ("@id", "@type") and isinstance(v, str):
-            result[k] = v if v.startswith("_:") else short(v)
-        elif k.startswith("@"):
-            result[k] = _compact(v, prefixes)
+    return short
+
+
+def _jsonld_value(term: ox.NamedNode | ox.BlankNode | ox.Literal, short: Callable[[str], str]) -> str:
+    """One value object of a node, as json.dumps(indent=1) writes it at its depth."""
+    if isinstance(term, ox.NamedNode):
+        return '{\n       "@id": ' + _string(short(term.value)) + "\n      }"
+    if isinstance(term, ox.BlankNode):
+        return '{\n       "@id": ' + _string("_:" + term.value) + "\n      }"
+    if term.language:
+        head = '{\n       "@language": ' + _string(term.language) + ","
+    elif term.datatype.value == _XSD_STRING:
+        head = "{"
+    else:
+        head = '{\n       "@type": ' + _string(short(term.datatype.value)) + ","
+    return head + '\n       "@value": ' + _string(term.value) + "\n      }"
+
+
+def _jsonld_node(subject: ox.NamedNode | ox.BlankNode, groups: list[tuple[str, list]], short: Callable[[str], str]) -> str:
+    """One node object: its id, then each predicate with its values; rdf:type as "@type" when all are nodes."""
+    node = _string("_:" + subject.value if isinstance(subject, ox.BlankNode) else short(subject.value))
+    parts = ['    {\n     "@id": ', node]
+    for predicate, objects in groups:
+        if predicate == _RDF_TYPE.value and not any(isinstance(o, ox.Literal) for o in objects):
+            values = [_string("_:" + o.value if isinstance(o, ox.BlankNode) else short(o.value)) for o in objects]
+            parts += [',\n     "@type": [\n      ', ",\n      ".join(values), "\n     ]"]
         else:
-            result[short(k)] = _compact(v, prefixes)
-    return result
+            values = [_jsonld_value(o, short) for o in objects]
+            parts += [",\n     ", _string(short(predicate)), ": [\n      ", ",\n      ".join(values), "\n     ]"]
+    parts.append("\n    }")
+    return "".join(parts)
+
+
+def _jsonld_graph(name: str, nodes: list[str], short: Callable[[str], str]) -> bytes:
+    return ('  {\n   "@id": ' + _string(short(name)) + ',\n   "@graph": [\n' + ",\n".join(nodes) + "\n   ]\n  }").encode()
+
+
+def _jsonld(nquads: bytes, prefixes: Mapping[str, str]) -> tuple[bytes, set[str]]:
+    """JSON-LD of quads in canonical order, with ``prefixes`` as its context, and the IRIs of their predicates and
+    classes.
+
+    The bytes are those of json.dumps(indent=1, ensure_ascii=False) of {"@context": prefixes, "@graph": ...} where
+    the graph is pyoxigraph's expanded JSON-LD of the quads (one node object per subject, predicates in order) with
+    IRIs written as compact IRIs and rdf:type as "@type": written here node by node, without the document in
+    memory, as its pure-Python encoder is far too slow for millions of quads.
+    """
+    short, used = _shortener(prefixes), set()
+    graphs: list[bytes] = []
+    nodes: list[str] = []
+    groups: list[tuple[str, list]] = []
+    graph = subject = predicate = None
+    for quad in ox.parse(nquads, format=ox.RdfFormat.N_QUADS):
+        if quad.graph_name != graph or quad.subject != subject:
+            if groups:
+                nodes.append(_jsonld_node(subject, groups, short))
+                groups = []
+            if quad.graph_name != graph and nodes:
+                graphs.append(_jsonld_graph(graph.value, nodes, short))
+                nodes = []
+            graph, subject, predicate = quad.graph_name, quad.subject, None
+        if quad.predicate.value != predicate:
+            predicate = quad.predicate.value
+            used.add(predicate)
+            groups.append((predicate, []))
+        groups[-1][1].append(quad.object)
+        if predicate == _RDF_TYPE.value and isinstance(quad.object, ox.NamedNode):
+            used.add(quad.object.value)
+    if groups:
+        nodes.append(_jsonld_node(subject, groups, short))
+        graphs.append(_jsonld_graph(graph.value, nodes, short))
+    context = json.dumps({"@context": dict(prefixes)}, ensure_ascii=False, indent=1)[:-2]
+    body = b' "@graph": [\n' + b",\n".join(graphs) + b"\n ]\n}\n" if graphs else b' "@graph": []\n}\n'
+    return context.encode() + b",\n" + body, used
 
 
 def render(ntriples: Mapping[str, bytes], fmt: str) -> bytes:
     """Serialise named graphs given as N-Triples ({graph IRI: bytes}) in dump format ``fmt``, uncached.
 
-    Raises BadRequest for an unknown format.
+    Raises BadRequest for an unknown format; SyntaxError for data that is not N-Triples.
     """
-    return _render(canonical_quads(ntriples), format_name(fmt))
+    name = format_name(fmt)
+    rewritten = {g: ox.serialize(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), format=ox.RdfFormat.N_TRIPLES)
+                 for g, data in ntriples.items()}  # one triple a line, as pyoxigraph writes them
+    ordered = canonical(rewritten)
+    nquads = ordered.nquads()
+    return _render(ordered, nquads, _prefixes(nquads), name)
 
 
-def _render(quads: list[ox.Quad], name: str) -> bytes:
-    spec = FORMATS[name]
-    prefixes = _prefixes(quads)
-    if not spec.quads:
-        triples = sorted({q.triple for q in quads}, key=_triple_key)
-        return ox.serialize(triples, format=spec.rdf_format, prefixes=prefixes)
-    if spec.rdf_format == ox.RdfFormat.JSON_LD:  # pyoxigraph 0.5 writes expanded JSON-LD and ignores prefixes
-        expanded = json.loads(ox.serialize(quads, format=spec.rdf_format))
-        document = {"@context": prefixes, "@graph": _compact(expanded, prefixes)}
-        return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-    return ox.serialize(quads, format=spec.rdf_format, prefixes=prefixes)
+def _render(ordered: Canonical, nquads: bytes, prefixes: dict[str, str], name: str) -> bytes:
+    """Dump ``name`` of ``ordered``, whose N-Quads are ``nquads``."""
+    if name == "nquads":
+        return nquads
+    if name == "turtle":
+        triples = ox.parse(ordered.union(), format=ox.RdfFormat.N_TRIPLES)
+        return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+    if name == "jsonld":  # pyoxigraph 0.5 writes expanded JSON-LD and ignores prefixes
+        return _jsonld(nquads, prefixes)[0]
+    quads = ox.parse(nquads, format=ox.RdfFormat.N_QUADS)
+    return ox.serialize(quads, format=FORMATS[name].rdf_format, prefixes=prefixes)
 
 
 _CACHE: dict[tuple, Assembled] = {}
@@ -312,18 +453,23 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any]) -> Publishe
 def _write(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], folder: Path) -> None:
     """Render every dump of ``kg`` into a new folder, then rename it to ``folder``."""
     ready = assembled(settings, kg)
-    quads = canonical_quads(ready.ntriples)
+    ordered = canonical(ready.ntriples)
+    nquads = ordered.nquads()
+    prefixes = _prefixes(nquads)
     work = Path(tempfile.mkdtemp(prefix=".writing-", dir=folder.parent))
     try:
         entries = []
         for name, spec in FORMATS.items():
-            data = _render(quads, name)
+            if name == "jsonld":
+                data, used = _jsonld(nquads, prefixes)
+            else:
+                data = _render(ordered, nquads, prefixes, name)
             (work / f"shiquan.{spec.extension}").write_bytes(data)
             entries.append({"format": name, "filename": f"shiquan.{spec.extension}", "size": len(data),
                             "sha256": hashlib.sha256(data).hexdigest()})
         info, iri = _ontology_version(ready)
         manifest = {"version": ready.version, "counts": ready.counts, "ontologyVersion": info,
-                    "ontologyVersionIRI": iri, "vocabularies": _vocabularies(quads), "dumps": entries}
+                    "ontologyVersionIRI": iri, "vocabularies": _vocabularies(used), "dumps": entries}
         (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(work, folder)
     finally:
@@ -369,13 +515,8 @@ def _ontology_version(ready: Assembled) -> tuple[str | None, str | None]:
     return info, iri
 
 
-def _vocabularies(quads: list[ox.Quad]) -> list[str]:
-    """Namespace IRIs of the properties and classes the quads use, sorted."""
-    used = set()
-    for quad in quads:
-        used.add(quad.predicate.value)
-        if quad.predicate == _RDF_TYPE and isinstance(quad.object, ox.NamedNode):
-            used.add(quad.object.value)
+def _vocabularies(used: Iterable[str]) -> list[str]:
+    """Namespace IRIs of ``used`` (the properties and classes the dump uses, as :func:`_jsonld` gives them), sorted."""
     return sorted({m.group(1) for iri in used if (m := _NAMESPACE.match(iri))})
 
 
