@@ -276,6 +276,8 @@ def _json_literal(term: bytes) -> bytes:
 
 def _jsonld_value(term: bytes, short: Callable[[bytes], bytes]) -> bytes:
     """One value object of a node, as json.dumps(indent=1) writes it at its depth."""
+    if term.endswith(b'"'):  # a simple literal, the most common value
+        return b'{\n       "@value": ' + _json_literal(term) + b"\n      }"
     if not term.startswith(b'"'):
         return b'{\n       "@id": "' + _node_id(term, short) + b'"\n      }'
     suffix = term[term.rindex(b'"') + 1:]
