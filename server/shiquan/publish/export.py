@@ -67,7 +67,6 @@ BY_EXTENSION = {f.extension: name for name, f in FORMATS.items()}
 DUMP_PATH = "download/shiquan.{extension}"
 VOID_PATH = ".well-known/void"
 
-_RDF_TYPE = ox.NamedNode(str(RDF.type))
 _string = json.encoder.encode_basestring  # a str as JSON, non-ASCII kept: what json.dumps(ensure_ascii=False) writes
 _NAMESPACE = re.compile(r"^(.*[#/])[^#/]*$")
 
@@ -141,7 +140,7 @@ _TYPE_FIRST = b" \x01 "
 def _mark_types(ntriples: bytes) -> bytes:
     """``ntriples`` with each rdf:type in predicate position written as _TYPE_FIRST (not in an object or literal)."""
     found, at = [], ntriples.find(_TYPE_PREDICATE)
-    while at >= 0:  # a predicate is the first space of its line
+    while at >= 0:  # a predicate starts at the first space of its line
         if ntriples.rfind(b" ", 0, at) <= ntriples.rfind(b"\n", 0, at):
             found.append(at)
         at = ntriples.find(_TYPE_PREDICATE, at + 1)
