@@ -291,8 +291,10 @@ def _jsonld_value(term: bytes, short: Callable[[bytes], bytes]) -> bytes:
 
 def _jsonld_text(term: bytes, short: Callable[[bytes], bytes], texts: dict[bytes, bytes]) -> bytes:
     """:func:`_jsonld_value`, kept in ``texts`` for IRIs (while it holds fewer than 200,000)."""
-    text = _jsonld_value(term, short)
-    if term.startswith(b"<") and len(texts) < 200_000:
+    if not term.startswith(b"<"):
+        return _jsonld_value(term, short)
+    text = b'{\n       "@id": "' + short(term[1:-1]) + b'"\n      }'
+    if len(texts) < 200_000:
         texts[term] = text
     return text
 
@@ -308,7 +310,7 @@ def _jsonld_node(subject: bytes, groups: list[tuple[bytes, list[bytes]]], short:
             parts += [b',\n     "@type": [\n      ', b",\n      ".join(values), b"\n     ]"]
         else:
             iri = _TYPE_PREDICATE[2:-2] if predicate == _TYPE_FIRST[1:-1] else predicate[1:-1]
-            values = [texts[o] if o in texts else _jsonld_text(o, short, texts) for o in objects]
+            values = [texts.get(o) or _jsonld_text(o, short, texts) for o in objects]
             parts += [b',\n     "', short(iri), b'": [\n      ', b",\n      ".join(values), b"\n     ]"]
     parts.append(b"\n    }")
     return b"".join(parts)
