@@ -512,8 +512,8 @@ class _Job:
 
 # The job of the processes forked by _render_files: they inherit it (nothing is sent to them but a format name).
 _JOB: _Job | None = None
-# Longest first (national17, one process: JSON-LD 15 s, Turtle 12 s, TriG 6 s, N-Quads 2 s), so that two
-# processes finish together.
+# Longest first, so that two processes finish together (CPU time on national3, 0.9 M quads, load average 6:
+# JSON-LD 3.3 s, Turtle 2.6 s with the union's sort, TriG 1.2 s, N-Quads only written).
 _BY_LENGTH = ("jsonld", "turtle", "trig", "nquads")
 
 
