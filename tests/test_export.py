@@ -165,6 +165,95 @@ def test_blank_node_shared_by_two_graphs_stays_one_node():
     assert isinstance(first.object, ox.BlankNode) and first.object == second.subject
 
 
+# Two graphs written out of order: "g-2" sorts before "g" as <g-2> < <g> ("-" before ">"); "a" before "a"@en;
+# rdf:type first; the rdf:type and owl: IRIs inside a literal are text (no owl: prefix); one triple in both graphs.
+SMALL = {
+    "http://example.org/g": (
+        b'<http://example.org/b> <http://www.w3.org/2000/01/rdf-schema#label> "b" .\n'
+        b'<http://example.org/b> <https://w3id.org/shiquan/ontology#rank> "2"^^<http://www.w3.org/2001/XMLSchema#integer> .\n'
+        b'<http://example.org/b> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/shiquan/ontology#Plan> .\n'
+        b'<http://example.org/b> <http://www.w3.org/2000/01/rdf-schema#comment> "say \\"hi\\"\\n\\u001F" .\n'
+        b'<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#label> "a"@en .\n'
+        b'<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#label> "a" .\n'
+    ),
+    "http://example.org/g-2": (
+        b'<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#label> "a" .\n'
+        b'<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#comment> '
+        b'"x <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2002/07/owl#Thing>" .\n'
+    ),
+}
+SMALL_PREFIXES = """\
+@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix sq: <https://w3id.org/shiquan/ontology#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+"""
+SMALL_DUMPS = {
+    "nquads": """\
+<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#comment> "x <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2002/07/owl#Thing>" <http://example.org/g-2> .
+<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#label> "a" <http://example.org/g-2> .
+<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#label> "a" <http://example.org/g> .
+<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#label> "a"@en <http://example.org/g> .
+<http://example.org/b> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/shiquan/ontology#Plan> <http://example.org/g> .
+<http://example.org/b> <http://www.w3.org/2000/01/rdf-schema#comment> "say \\"hi\\"\\n\\u001F" <http://example.org/g> .
+<http://example.org/b> <http://www.w3.org/2000/01/rdf-schema#label> "b" <http://example.org/g> .
+<http://example.org/b> <https://w3id.org/shiquan/ontology#rank> "2"^^<http://www.w3.org/2001/XMLSchema#integer> <http://example.org/g> .
+""",
+    "turtle": SMALL_PREFIXES + """\
+<http://example.org/a> rdfs:comment "x <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2002/07/owl#Thing>" ;
+\trdfs:label "a" , "a"@en .
+<http://example.org/b> a sq:Plan ;
+\trdfs:comment "say \\"hi\\"\\n\\u001F" ;
+\trdfs:label "b" ;
+\tsq:rank 2 .
+""",
+    "trig": SMALL_PREFIXES + """\
+<http://example.org/g-2> {
+\t<http://example.org/a> rdfs:comment "x <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2002/07/owl#Thing>" ;
+\t\trdfs:label "a" .
+}
+<http://example.org/g> {
+\t<http://example.org/a> rdfs:label "a" , "a"@en .
+\t<http://example.org/b> a sq:Plan ;
+\t\trdfs:comment "say \\"hi\\"\\n\\u001F" ;
+\t\trdfs:label "b" ;
+\t\tsq:rank 2 .
+}
+""",
+}
+
+
+@pytest.mark.parametrize("fmt", list(SMALL_DUMPS))
+def test_dump_of_a_small_dataset_is_these_bytes(fmt):
+    assert export.render(SMALL, fmt).decode() == SMALL_DUMPS[fmt]
+
+
+def test_jsonld_dump_of_a_small_dataset_is_these_bytes():
+    value = '{{\n       "@value": {}\n      }}'.format
+    node = '    {{\n     "@id": "{}",\n{}\n    }}'.format
+    values = '     "{}": [\n      {}\n     ]'.format
+    expected = {
+        "@context": {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+                     "sq": "https://w3id.org/shiquan/ontology#", "xsd": "http://www.w3.org/2001/XMLSchema#"},
+    }
+    head = json.dumps(expected, indent=1)[:-2] + ',\n "@graph": [\n'
+    g2 = node("http://example.org/a", ",\n".join([
+        values("rdfs:comment", value('"x <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2002/07/owl#Thing>"')),
+        values("rdfs:label", value('"a"')),
+    ]))
+    a = node("http://example.org/a", values("rdfs:label", value('"a"') + ",\n      "
+                                           + '{\n       "@language": "en",\n       "@value": "a"\n      }'))
+    b = node("http://example.org/b", ",\n".join([
+        '     "@type": [\n      "sq:Plan"\n     ]',
+        values("rdfs:comment", value(r'"say \"hi\"\n\u001f"')),
+        values("rdfs:label", value('"b"')),
+        values("sq:rank", '{\n       "@type": "xsd:integer",\n       "@value": "2"\n      }'),
+    ]))
+    graph = '  {{\n   "@id": "{}",\n   "@graph": [\n{}\n   ]\n  }}'.format
+    body = graph("http://example.org/g-2", g2) + ",\n" + graph("http://example.org/g", a + ",\n" + b)
+    assert export.render(SMALL, "jsonld").decode() == head + body + "\n ]\n}\n"
+
+
 def test_unknown_dump_format_is_refused(settings):
     with pytest.raises(BadRequest, match="unknown dump format 'rdfxml'"):
         export.dump(settings, "rdfxml")

@@ -16,11 +16,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +67,7 @@ BY_EXTENSION = {f.extension: name for name, f in FORMATS.items()}
 DUMP_PATH = "download/shiquan.{extension}"
 VOID_PATH = ".well-known/void"
 
-_RDF_TYPE = ox.NamedNode(str(RDF.type))
+_string = json.encoder.encode_basestring  # a str as JSON, non-ASCII kept: what json.dumps(ensure_ascii=False) writes
 _NAMESPACE = re.compile(r"^(.*[#/])[^#/]*$")
 
 
@@ -125,27 +127,83 @@ def format_name(fmt: str) -> str:
     raise BadRequest(f"unknown dump format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def _triple_key(t: ox.Triple | ox.Quad) -> tuple[str, bool, str, str]:
-    """Subject, then rdf:type before the other predicates (written first, as ``a``), then object."""
-    return str(t.subject), t.predicate != _RDF_TYPE, str(t.predicate), str(t.object)
+# The canonical order of a dump: graph name, subject, rdf:type before the other predicates (written first, as ``a``),
+# predicate, object, each compared as its N-Triples text in code point order. Comparing N-Triples lines as bytes
+# gives that order once rdf:type in predicate position is written as _TYPE_FIRST: UTF-8 keeps code point order, a
+# subject or predicate never holds a space, and whatever ends a shorter term ("_:b1" before "_:b12", '"x"' before
+# '"x"@en') sorts after the space that follows it in a line. N-Triples escapes control characters, so "\x01" only
+# ever stands for rdf:type.
+_TYPE_PREDICATE = b" <" + str(RDF.type).encode() + b"> "
+_TYPE_FIRST = b" \x01 "
 
 
-def _sort_key(quad: ox.Quad) -> tuple:
-    return (str(quad.graph_name), *_triple_key(quad))
+def _mark_types(ntriples: bytes) -> bytes:
+    """``ntriples`` with each rdf:type in predicate position written as _TYPE_FIRST (not in an object or literal)."""
+    found, at = [], ntriples.find(_TYPE_PREDICATE)
+    while at >= 0:  # a predicate starts at the first space of its line
+        if ntriples.rfind(b" ", 0, at) <= ntriples.rfind(b"\n", 0, at):
+            found.append(at)
+        at = ntriples.find(_TYPE_PREDICATE, at + 1)
+    if len(found) == ntriples.count(_TYPE_PREDICATE):
+        return ntriples.replace(_TYPE_PREDICATE, _TYPE_FIRST)
+    pieces, done = [], 0
+    for at in found:
+        pieces += [ntriples[done:at], _TYPE_FIRST]
+        done = at + len(_TYPE_PREDICATE)
+    return b"".join([*pieces, ntriples[done:]])
 
 
-def canonical_quads(ntriples: Mapping[str, bytes]) -> list[ox.Quad]:
-    """The quads of named graphs given as N-Triples, blank nodes relabelled by RDFC-1.0, sorted."""
-    quads = [
+def _unmark(lines: list[bytes]) -> bytes:
+    """Lines of :func:`_mark_types` as N-Triples again."""
+    return (b"\n".join(lines) + b"\n").replace(_TYPE_FIRST, _TYPE_PREDICATE) if lines else b""
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """Named graphs in canonical order, blank nodes relabelled by RDFC-1.0, each with its N-Triples lines in
+    canonical order (rdf:type marked, see :func:`_mark_types`)."""
+
+    graphs: list[tuple[str, list[bytes]]]
+
+    def nquads(self) -> bytes:
+        """Every quad as N-Quads, in canonical order."""
+        return b"".join(
+            _unmark(lines).replace(b" .\n", f" <{name}> .\n".encode()) for name, lines in self.graphs
+        )  # a raw newline only ever ends a line, so " .\n" is the end of each triple
+
+    def union(self) -> bytes:
+        """The distinct triples of all graphs as N-Triples, in canonical order."""
+        lines = [line for _name, graph in self.graphs for line in graph]
+        lines.sort()  # sorted runs, merged
+        return _unmark(list(dict.fromkeys(lines)))
+
+
+def canonical(ntriples: Mapping[str, bytes]) -> Canonical:
+    """Named graphs given as N-Triples ({graph IRI: bytes}) in canonical order (see :class:`Canonical`)."""
+    if any(b"_:" in data for data in ntriples.values()):
+        ntriples = _relabelled(ntriples)
+    graphs = []
+    for name in sorted(ntriples, key=lambda name: f"<{name}>"):
+        lines = _mark_types(ntriples[name]).split(b"\n")
+        lines.pop()
+        lines.sort()
+        graphs.append((name, lines))
+    return Canonical(graphs)
+
+
+def _relabelled(ntriples: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Named graphs given as N-Triples with their blank nodes relabelled by RDFC-1.0 (across graphs)."""
+    dataset = ox.Dataset(
         ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(name))
-        for name in sorted(ntriples)
-        for t in ox.parse(ntriples[name], format=ox.RdfFormat.N_TRIPLES)
-    ]
-    if any(isinstance(term, ox.BlankNode) for q in quads for term in (q.subject, q.object)):
-        dataset = ox.Dataset(quads)
-        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-        quads = list(dataset)
-    return sorted(quads, key=_sort_key)
+        for name, data in ntriples.items()
+        for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
+    )
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    return {
+        name: ox.serialize([q.triple for q in dataset.quads_for_graph_name(ox.NamedNode(name))],
+                           format=ox.RdfFormat.N_TRIPLES)
+        for name in ntriples
+    }
 
 
 def _iris(quads: Iterable[ox.Quad]) -> Iterable[str]:
@@ -157,57 +215,171 @@ def _iris(quads: Iterable[ox.Quad]) -> Iterable[str]:
                 yield term.datatype.value
 
 
-def _prefixes(quads: list[ox.Quad]) -> dict[str, str]:
-    """The project prefixes that some IRI of ``quads`` starts with, in PREFIXES order."""
-    used = {m.group(1) for iri in _iris(quads) if (m := _NAMESPACE.match(iri))}
-    return {p: ns for p, ns in PREFIXES.items() if any(u.startswith(ns) for u in used)}
+# Where a quad may use a namespace: an IRI starting with it, or for two namespaces the implicit datatype of a
+# literal (xsd:string of a simple literal, rdf:langString of a tagged one).
+_IMPLICIT = {PREFIXES["xsd"]: [b'" <'], PREFIXES["rdf"]: [b'"@']}
 
 
-def _compact(node: Any, prefixes: Mapping[str, str]) -> Any:
-    """pyoxigraph's expanded JSON-LD with IRIs written as compact IRIs, rdf:type as @type."""
+def _prefixes(nquads: bytes) -> dict[str, str]:
+    """The project prefixes that some IRI of ``nquads`` (N-Quads) starts with, in PREFIXES order.
 
-    def short(iri: str) -> str:
-        for prefix, ns in prefixes.items():
-            if iri.startswith(ns) and iri != ns:
-                return f"{prefix}:{iri[len(ns):]}"
-        return iri
+    Every prefix ends with "#" or "/", so an IRI starting with one is in its namespace. A candidate place in the
+    bytes is confirmed by parsing its line (it may be inside a literal)."""
+    def uses(namespace: str) -> bool:
+        for marker in [b"<" + namespace.encode(), *_IMPLICIT.get(namespace, [])]:
+            at = nquads.find(marker)
+            while at >= 0:
+                line = nquads[nquads.rfind(b"\n", 0, at) + 1:nquads.find(b"\n", at) + 1]
+                if any(iri.startswith(namespace) for iri in _iris(ox.parse(line, format=ox.RdfFormat.N_QUADS))):
+                    return True
+                at = nquads.find(marker, at + 1)
+        return False
 
-    if isinstance(node, list):
-        return [_compact(item, prefixes) for item in node]
-    if not isinstance(node, dict):
-        return node
-    result: dict[str, Any] = {}
-    for k, v in node.items():
-        if k == str(RDF.type) and all(isinstance(x, dict) and set(x) == {"@id"} for x in v):
-            result["@type"] = [short(x["@id"]) for x in v]
-        elif k in ("@id", "@type") and isinstance(v, str):
-            result[k] = v if v.startswith("_:") else short(v)
-        elif k.startswith("@"):
-            result[k] = _compact(v, prefixes)
+    return {p: ns for p, ns in PREFIXES.items() if uses(ns)}
+
+
+def _shortener(prefixes: Mapping[str, str]) -> Callable[[bytes], bytes]:
+    """IRI → compact IRI with the first of ``prefixes`` it starts with (not the bare namespace), else itself; in
+    UTF-8."""
+    pairs = [(p.encode() + b":", ns.encode()) for p, ns in prefixes.items()]
+    namespaces = tuple(ns for _p, ns in pairs)
+    cache: dict[bytes, bytes] = {}
+
+    def short(iri: bytes) -> bytes:
+        if not iri.startswith(namespaces):
+            return iri
+        found = cache.get(iri)
+        if found is None:
+            found = next((p + iri[len(ns):] for p, ns in pairs if iri.startswith(ns) and iri != ns), iri)
+            if len(cache) < 100_000:  # predicates, classes and shared objects, not every IRI
+                cache[iri] = found
+        return found
+
+    return short
+
+
+def _node_id(term: bytes, short: Callable[[bytes], bytes]) -> bytes:
+    """A subject or object of an N-Triples line as its JSON-LD "@id" (valid IRIs need no JSON escape)."""
+    return short(term[1:-1]) if term.startswith(b"<") else term
+
+
+def _json_literal(term: bytes) -> bytes:
+    """The lexical form of a literal of an N-Triples line as a JSON string. Without a \\u escape (every control
+    character but \\b \\t \\n \\f \\r, and DEL) the N-Triples escapes are the JSON ones."""
+    body = term[:term.rindex(b'"') + 1]
+    if b"\\u" in body or b"\\U" in body:
+        literal = next(ox.parse(b"<http://s> <http://p> " + term + b" .", format=ox.RdfFormat.N_TRIPLES)).object
+        return _string(literal.value).encode()
+    return body
+
+
+def _jsonld_value(term: bytes, short: Callable[[bytes], bytes]) -> bytes:
+    """One value object of a node, as json.dumps(indent=1) writes it at its depth."""
+    if term.endswith(b'"'):  # a simple literal, the most common value
+        return b'{\n       "@value": ' + _json_literal(term) + b"\n      }"
+    if not term.startswith(b'"'):
+        return b'{\n       "@id": "' + _node_id(term, short) + b'"\n      }'
+    suffix = term[term.rindex(b'"') + 1:]
+    if suffix.startswith(b"@"):
+        head = b'{\n       "@language": "' + suffix[1:] + b'",'
+    elif suffix:
+        head = b'{\n       "@type": "' + short(suffix[3:-1]) + b'",'
+    else:
+        head = b"{"
+    return head + b'\n       "@value": ' + _json_literal(term) + b"\n      }"
+
+
+def _jsonld_text(term: bytes, short: Callable[[bytes], bytes], texts: dict[bytes, bytes]) -> bytes:
+    """:func:`_jsonld_value`, kept in ``texts`` for IRIs (while it holds fewer than 200,000)."""
+    if not term.startswith(b"<"):
+        return _jsonld_value(term, short)
+    text = b'{\n       "@id": "' + short(term[1:-1]) + b'"\n      }'
+    if len(texts) < 200_000:
+        texts[term] = text
+    return text
+
+
+def _jsonld_node(subject: bytes, groups: list[tuple[bytes, list[bytes]]], short: Callable[[bytes], bytes],
+                 texts: dict[bytes, bytes]) -> bytes:
+    """One node object: its id, then each predicate with its values; rdf:type as "@type" when all are nodes.
+    ``texts`` keeps the text of values met before (IRIs mostly: classes, levels, matters)."""
+    parts = [b'    {\n     "@id": "', _node_id(subject, short), b'"']
+    for predicate, objects in groups:
+        if predicate == _TYPE_FIRST[1:-1] and not any(o.startswith(b'"') for o in objects):
+            values = [b'"' + _node_id(o, short) + b'"' for o in objects]
+            parts += [b',\n     "@type": [\n      ', b",\n      ".join(values), b"\n     ]"]
         else:
-            result[short(k)] = _compact(v, prefixes)
-    return result
+            iri = _TYPE_PREDICATE[2:-2] if predicate == _TYPE_FIRST[1:-1] else predicate[1:-1]
+            values = [texts.get(o) or _jsonld_text(o, short, texts) for o in objects]
+            parts += [b',\n     "', short(iri), b'": [\n      ', b",\n      ".join(values), b"\n     ]"]
+    parts.append(b"\n    }")
+    return b"".join(parts)
+
+
+def _jsonld_graph(name: str, lines: list[bytes], short: Callable[[bytes], bytes], used: set[bytes],
+                  texts: dict[bytes, bytes]) -> bytes:
+    """One graph object, from its lines in canonical order (see :func:`_mark_types`); adds the IRIs of its
+    predicates and classes to ``used``."""
+    nodes, groups = [], []
+    subject = predicate = None
+    for line in lines:
+        s, p, o = line[:-2].split(b" ", 2)
+        if s != subject:
+            if groups:
+                nodes.append(_jsonld_node(subject, groups, short, texts))
+            subject, predicate, groups = s, None, []
+        if p != predicate:
+            predicate, objects = p, []
+            groups.append((p, objects))
+            used.add(p)
+        objects.append(o)
+        if p == _TYPE_FIRST[1:-1] and o.startswith(b"<"):
+            used.add(o)
+    nodes.append(_jsonld_node(subject, groups, short, texts))
+    head = b'  {\n   "@id": "' + short(name.encode()) + b'",\n   "@graph": [\n'
+    return head + b",\n".join(nodes) + b"\n   ]\n  }"
+
+
+def _jsonld(ordered: Canonical, prefixes: Mapping[str, str]) -> tuple[bytes, set[str]]:
+    """JSON-LD of ``ordered`` with ``prefixes`` as its context, and the IRIs of its predicates and classes.
+
+    The bytes are those of json.dumps(indent=1, ensure_ascii=False) of {"@context": prefixes, "@graph": ...} where
+    the graph is pyoxigraph's expanded JSON-LD of the quads in canonical order (one node object per subject,
+    predicates in order) with IRIs written as compact IRIs and rdf:type as "@type": written here from the N-Triples
+    lines, node by node, as that encoder (pure Python with indent) takes minutes on millions of quads.
+    """
+    short, used, texts = _shortener(prefixes), set(), {}
+    graphs = [_jsonld_graph(name, lines, short, used, texts) for name, lines in ordered.graphs if lines]
+    context = json.dumps({"@context": dict(prefixes)}, ensure_ascii=False, indent=1)[:-2]
+    body = b' "@graph": [\n' + b",\n".join(graphs) + b"\n ]\n}\n" if graphs else b' "@graph": []\n}\n'
+    iris = {(_TYPE_PREDICATE[2:-2] if iri == _TYPE_FIRST[1:-1] else iri[1:-1]).decode() for iri in used}
+    return context.encode() + b",\n" + body, iris
 
 
 def render(ntriples: Mapping[str, bytes], fmt: str) -> bytes:
     """Serialise named graphs given as N-Triples ({graph IRI: bytes}) in dump format ``fmt``, uncached.
 
-    Raises BadRequest for an unknown format.
+    Raises BadRequest for an unknown format; SyntaxError for data that is not N-Triples.
     """
-    return _render(canonical_quads(ntriples), format_name(fmt))
+    name = format_name(fmt)
+    rewritten = {g: ox.serialize(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), format=ox.RdfFormat.N_TRIPLES)
+                 for g, data in ntriples.items()}  # one triple a line, as pyoxigraph writes them
+    ordered = canonical(rewritten)
+    nquads = ordered.nquads()
+    return _render(ordered, nquads, _prefixes(nquads), name)
 
 
-def _render(quads: list[ox.Quad], name: str) -> bytes:
-    spec = FORMATS[name]
-    prefixes = _prefixes(quads)
-    if not spec.quads:
-        triples = sorted({q.triple for q in quads}, key=_triple_key)
-        return ox.serialize(triples, format=spec.rdf_format, prefixes=prefixes)
-    if spec.rdf_format == ox.RdfFormat.JSON_LD:  # pyoxigraph 0.5 writes expanded JSON-LD and ignores prefixes
-        expanded = json.loads(ox.serialize(quads, format=spec.rdf_format))
-        document = {"@context": prefixes, "@graph": _compact(expanded, prefixes)}
-        return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-    return ox.serialize(quads, format=spec.rdf_format, prefixes=prefixes)
+def _render(ordered: Canonical, nquads: bytes, prefixes: dict[str, str], name: str) -> bytes:
+    """Dump ``name`` of ``ordered``, whose N-Quads are ``nquads``."""
+    if name == "nquads":
+        return nquads
+    if name == "turtle":
+        triples = ox.parse(ordered.union(), format=ox.RdfFormat.N_TRIPLES, lenient=True)
+        return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+    if name == "jsonld":  # pyoxigraph 0.5 writes expanded JSON-LD and ignores prefixes
+        return _jsonld(ordered, prefixes)[0]
+    quads = ox.parse(nquads, format=ox.RdfFormat.N_QUADS, lenient=True)  # pyoxigraph wrote them: no need to check
+    return ox.serialize(quads, format=FORMATS[name].rdf_format, prefixes=prefixes)
 
 
 _CACHE: dict[tuple, Assembled] = {}
@@ -284,8 +456,9 @@ def _read_manifest(folder: Path) -> Published | None:
                      manifest["ontologyVersionIRI"], manifest["vocabularies"], dumps)
 
 
-def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any]) -> Published:
-    """The dumps of the prepared dataset ``kg`` (filled from ``settings``), written once per version.
+def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], processes: int = 1) -> Published:
+    """The dumps of the prepared dataset ``kg`` (filled from ``settings``), written once per version, rendered in
+    ``processes`` processes (forked: 1 in a query worker, whose memory the watchdog measures).
 
     Concurrent callers, in this or other processes, wait for the one that writes them (a lock file), and a
     half-written folder is never seen (it is renamed into place). Raises BadInput when DUMPS_DIR cannot be
@@ -301,7 +474,7 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any]) -> Publishe
             fcntl.flock(lock, fcntl.LOCK_EX)
             found = _read_manifest(folder)
             if found is None:
-                _write(kg, settings, folder)
+                _write(kg, settings, folder, processes)
                 found = _read_manifest(folder)
     except OSError as exc:
         raise BadInput(f"cannot write the dumps: {exc.strerror}", str(folder)) from exc
@@ -309,33 +482,78 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any]) -> Publishe
     return found
 
 
-def _write(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], folder: Path) -> None:
-    """Render every dump of ``kg`` into a new folder, then rename it to ``folder``."""
+def _write(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], folder: Path, processes: int) -> None:
+    """Render every dump of ``kg`` into a new folder, then rename it to ``folder``. Raises OSError."""
     ready = assembled(settings, kg)
-    quads = canonical_quads(ready.ntriples)
+    ordered = canonical(ready.ntriples)
+    nquads = ordered.nquads()
     work = Path(tempfile.mkdtemp(prefix=".writing-", dir=folder.parent))
     try:
-        entries = []
-        for name, spec in FORMATS.items():
-            data = _render(quads, name)
-            (work / f"shiquan.{spec.extension}").write_bytes(data)
-            entries.append({"format": name, "filename": f"shiquan.{spec.extension}", "size": len(data),
-                            "sha256": hashlib.sha256(data).hexdigest()})
+        written = _render_files(_Job(ordered, nquads, _prefixes(nquads), work), processes)
         info, iri = _ontology_version(ready)
         manifest = {"version": ready.version, "counts": ready.counts, "ontologyVersion": info,
-                    "ontologyVersionIRI": iri, "vocabularies": _vocabularies(quads), "dumps": entries}
+                    "ontologyVersionIRI": iri, "vocabularies": _vocabularies(written["jsonld"][1]),
+                    "dumps": [written[name][0] for name in FORMATS]}
         (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(work, folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every dump is rendered from, and the folder they are written to."""
+
+    ordered: Canonical
+    nquads: bytes
+    prefixes: dict[str, str]
+    folder: Path
+
+
+# The job of the processes forked by _render_files: they inherit it (nothing is sent to them but a format name).
+_JOB: _Job | None = None
+# Longest first, so that two processes finish together (CPU time on national3, 0.9 M quads, load average 6:
+# JSON-LD 3.3 s, Turtle 2.6 s with the union's sort, TriG 1.2 s, N-Quads only written).
+_BY_LENGTH = ("jsonld", "turtle", "trig", "nquads")
+
+
+def _render_files(job: _Job, processes: int) -> dict[str, tuple[dict[str, Any], set[str]]]:
+    """Each dump of ``job`` written, by format name: (its manifest entry, the IRIs it uses or an empty set), in
+    ``processes`` forked processes. Raises OSError."""
+    global _JOB
+    if processes <= 1:
+        return {name: _render_file(name, job) for name in _BY_LENGTH}
+    _JOB = job
+    try:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            return dict(zip(_BY_LENGTH, pool.map(_render_file, _BY_LENGTH)))
+    finally:
+        _JOB = None
+
+
+def _render_file(name: str, job: _Job | None = None) -> tuple[dict[str, Any], set[str]]:
+    """Dump ``name`` of ``job`` (else of _JOB) written to its folder: its manifest entry, and for JSON-LD the IRIs
+    of the predicates and classes. Raises OSError."""
+    job = job or _JOB
+    assert job is not None
+    used: set[str] = set()
+    if name == "jsonld":
+        data, used = _jsonld(job.ordered, job.prefixes)
+    else:
+        data = _render(job.ordered, job.nquads, job.prefixes, name)
+    filename = f"shiquan.{FORMATS[name].extension}"
+    (job.folder / filename).write_bytes(data)
+    entry = {"format": name, "filename": filename, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return entry, used
+
+
 def published(settings: Mapping[str, Any]) -> Published:
     """The dumps of the dataset ``settings`` name, in process (the command line and tests): read from DUMPS_DIR
-    when this version was published before, else built from a new store. Raises as :func:`publish` and
+    when this version was published before, else built from a new store, in two processes. Raises as
+    :func:`publish` and
     :func:`loading.build_store`."""
     found = _read_manifest(_folder(settings, loading.version_of(_inputs(settings))))
-    return found if found is not None else publish(loading.build_store(settings), settings)
+    return found if found is not None else publish(loading.build_store(settings), settings, processes=2)
 
 
 def dump_file(settings: Mapping[str, Any], fmt: str) -> Dump:
@@ -369,13 +587,8 @@ def _ontology_version(ready: Assembled) -> tuple[str | None, str | None]:
     return info, iri
 
 
-def _vocabularies(quads: list[ox.Quad]) -> list[str]:
-    """Namespace IRIs of the properties and classes the quads use, sorted."""
-    used = set()
-    for quad in quads:
-        used.add(quad.predicate.value)
-        if quad.predicate == _RDF_TYPE and isinstance(quad.object, ox.NamedNode):
-            used.add(quad.object.value)
+def _vocabularies(used: Iterable[str]) -> list[str]:
+    """Namespace IRIs of ``used`` (the properties and classes the dump uses, as :func:`_jsonld` gives them), sorted."""
     return sorted({m.group(1) for iri in used if (m := _NAMESPACE.match(iri))})
 
 
