@@ -460,8 +460,9 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
         for done, (path, graph, given) in enumerate(planned, 1):
             tell("loading files", done - 1, len(planned))
             name = format_for(path, given)
-            try:
-                store.load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph), lenient=True)
+            try:  # bulk_load: national3's 195 MB of N-Quads in 3.3 s against ~16 s for load (both lenient)
+                store.bulk_load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph),
+                                lenient=True)
             except (SyntaxError, ValueError) as exc:
                 raise bad_rdf(exc, name, str(path), path.read_bytes) from exc
         tell("loading files", len(planned), len(planned))
