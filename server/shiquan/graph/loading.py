@@ -317,11 +317,12 @@ class KnowledgeGraph:
     its triples (the ontology graph and quad files' graphs included).
     """
 
-    store: ox.Store
+    store: ox.Store | None
     triples_per_graph: dict[str, int] = field(default_factory=dict)
     load_seconds: float = 0.0
     version: str = ""
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    path: str | None = None  # the folder of an on-disk store, which each process opens for itself (store None)
 
     @property
     def triple_count(self) -> int:
