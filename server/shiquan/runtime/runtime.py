@@ -283,6 +283,11 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+# Seconds a server serving a kept store from disk waits before it prepares the dataset in memory beside it: the time to
+# start answering on two cores without a second process importing and loading at the same time.
+MOVE_AFTER_S = 2.0
+
+
 class Runtime:
     """The running server's dataset and workers, behind one interface whatever the backend.
 
@@ -430,6 +435,7 @@ class Runtime:
 
     def _to_memory(self, old: Embedded) -> None:
         """:meth:`_to_memory_later`'s thread, one at a time with reloads; a failure leaves the disk store served."""
+        time.sleep(MOVE_AFTER_S)  # the server first starts answering, undisturbed
         with self._reloading:
             if self.backend is not old or self._closed:
                 return
