@@ -28,14 +28,15 @@ def normalised(text: str) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _verdicts_kept_apart(tmp_path_factory):
-    """Validation verdicts and dumps go to folders of this session (the app and the commands read
-    SHIQUAN_VALIDATED_DIR and SHIQUAN_DUMPS_DIR)."""
+    """Validation verdicts and dumps go to folders of this session, and no prepared store is kept (the app and the
+    commands read SHIQUAN_VALIDATED_DIR, SHIQUAN_DUMPS_DIR and SHIQUAN_STORE_CACHE_DIR)."""
     import os
 
-    names = ("SHIQUAN_VALIDATED_DIR", "SHIQUAN_DUMPS_DIR")
+    names = ("SHIQUAN_VALIDATED_DIR", "SHIQUAN_DUMPS_DIR", "SHIQUAN_STORE_CACHE_DIR")
     before = {name: os.environ.get(name) for name in names}
-    for name in names:
+    for name in names[:2]:
         os.environ[name] = str(tmp_path_factory.mktemp(name.lower()))
+    os.environ["SHIQUAN_STORE_CACHE_DIR"] = ""  # no kept stores: each test prepares its data (test_store_cache turns it on)
     yield
     for name, value in before.items():
         if value is None:

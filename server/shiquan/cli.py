@@ -108,6 +108,7 @@ def query_command(source, output: str, data_paths: tuple[Path, ...]) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), help=f"Query worker processes (default {config.Defaults.WORKERS}). Env: SHIQUAN_WORKERS.")
 @click.option("--threads", type=click.IntRange(1, 256), help=f"HTTP threads (default {config.Defaults.THREADS}). Env: SHIQUAN_THREADS.")
 @click.option("--no-validate", is_flag=True, help="Load data even when it violates the shapes.")
+@click.option("--no-store-cache", is_flag=True, help="Neither reopen nor keep the prepared store on disk (default: kept in ~/.cache/shiquan/stores, reopened at once when the data has not changed). Env: SHIQUAN_STORE_CACHE_DIR (\"\" for none).")
 @click.option("--service-allowlist", "allowlist", multiple=True, metavar="URL", help="An endpoint queries may call with SERVICE (repeatable). Env: SHIQUAN_SERVICE_ALLOWLIST, space-separated.")
 @click.option("--pid-file", type=click.Path(path_type=Path, dir_okay=False), help="Write the server's process id here (for `shiquan reload --pid-file`); removed when it stops.")
 @PROGRESS
@@ -119,6 +120,7 @@ def serve(
     workers: int | None,
     threads: int | None,
     no_validate: bool,
+    no_store_cache: bool,
     allowlist: tuple[str, ...],
     pid_file: Path | None,
     progress: bool | None,
@@ -142,6 +144,8 @@ def serve(
                                                ("THREADS", threads)) if value is not None}
     if no_validate:
         overrides["VALIDATE_ON_LOAD"] = False
+    if no_store_cache:
+        overrides["STORE_CACHE_DIR"] = ""
     if data_paths:
         overrides["DATA_PATHS"] = [str(p) for p in data_paths]
     if store:

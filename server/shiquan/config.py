@@ -83,6 +83,10 @@ class Defaults:
     # ontology, shapes and engine), so that a start on data validated before skips the check; None:
     # ~/.cache/shiquan/validated. An empty string keeps no verdicts.
     VALIDATED_DIR: str | None = None
+    # Folder where the prepared store (loaded, inferred, validated) is kept on disk, one entry per dataset version,
+    # code and library versions (the newest 3 kept), so that a restart on unchanged data reopens it in seconds instead
+    # of preparing it again; None: ~/.cache/shiquan/stores. An empty string keeps none (`shiquan serve --no-store-cache`).
+    STORE_CACHE_DIR: str | None = None
     # Folder where the dumps of each dataset version are written once, by a worker, and served from; None:
     # ~/.cache/shiquan/dumps.
     DUMPS_DIR: str | None = None

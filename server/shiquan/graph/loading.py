@@ -317,11 +317,12 @@ class KnowledgeGraph:
     its triples (the ontology graph and quad files' graphs included).
     """
 
-    store: ox.Store
+    store: ox.Store | None
     triples_per_graph: dict[str, int] = field(default_factory=dict)
     load_seconds: float = 0.0
     version: str = ""
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    path: str | None = None  # the folder of an on-disk store, which each process opens for itself (store None)
 
     @property
     def triple_count(self) -> int:
@@ -460,8 +461,9 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
         for done, (path, graph, given) in enumerate(planned, 1):
             tell("loading files", done - 1, len(planned))
             name = format_for(path, given)
-            try:
-                store.load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph), lenient=True)
+            try:  # bulk_load: national3's 195 MB of N-Quads in 3.3 s against ~16 s for load (both lenient)
+                store.bulk_load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph),
+                                lenient=True)
             except (SyntaxError, ValueError) as exc:
                 raise bad_rdf(exc, name, str(path), path.read_bytes) from exc
         tell("loading files", len(planned), len(planned))

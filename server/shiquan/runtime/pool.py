@@ -156,6 +156,8 @@ def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) 
     gc.freeze()  # keep the loaded objects' pages shared with the workers
     control = socket.socket(fileno=os.dup(conn.fileno()))
     children: dict[int, float | None] = {}
+    if "kept" in jobs:
+        children[_fork_kept(conn, control, kg, settings, jobs)] = None
     while True:
         try:
             if not conn.poll(1.0):
@@ -181,6 +183,26 @@ def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) 
         socket.send_fds(control, [pid.to_bytes(8, "big")], [ours.fileno()])
         ours.close()
         _reap(children)
+
+
+def _fork_kept(conn, control: socket.socket, kg, settings: dict, jobs: Jobs) -> int:
+    """Run the table's "kept" job (the runtime's: keep the prepared store on disk) once, in a child forked from the
+    keeper at low priority, so that it shares the dataset's pages and makes no query wait; returns its pid."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            control.close()
+            conn.close()
+            os.nice(10)
+            execute(jobs, kg, settings, Job("kept", {}))
+        except BaseException:  # noqa: BLE001 — the store is served anyway; only the next start pays
+            log.exception("keeping the prepared store failed")
+            code = 1
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    return pid
 
 
 # A worker that ended stays a zombie this long before its keeper reaps it, so that the parent can read how it ended
