@@ -176,7 +176,7 @@ class _Compiler:
                     constraint = _SparqlConstraint(self, shape, node)
                     if not constraint.deactivated:
                         label = f"{self.name(node)} {curie(str(component))}"
-                        self.checks.append(Check(label, constraint.query(focus), constraint.collect))
+                        self.checks.append(Check(label, constraint.query(focus), constraint.collect, joins=True))
             elif component == SH.PropertyConstraintComponent:
                 if shape.is_property:  # pySHACL checks a value once per focus node having it: duplicates
                     raise self.refuse(shape.node, component, "sh:property on a property shape")
