@@ -20,9 +20,9 @@ bindings, which is quadratic; so no generated query uses one: ``sh:class`` remov
 class's instances with MINUS (inside ``sh:or`` and kin it tests membership in them, found
 once per class), and a SPARQL constraint's top-level ``FILTER NOT EXISTS { … }`` is
 rewritten into the equivalent OPTIONAL form. The checks run on two threads (pyoxigraph
-releases the GIL while it evaluates a query). The national graph (3.4 million triples)
-took 45.5 s of CPU on one thread before; national3 (0.65 million) 11.7 s of CPU and 33.6 s
-on a loaded machine before, 9.1 s of CPU and 21.3 s after (load average 5.4).
+releases the GIL while it evaluates a query). On a shared, loaded 2-core machine the checks of
+the national graph (3.4 million triples) took 38.1 s (40.0 s of CPU, load average 3.3), against
+134.5 s (53.4 s of CPU, load average 4.2) on one thread with sh:class asking a function.
 
 Where SPARQL would answer differently from pySHACL, pySHACL's Python behaviour is
 reproduced (by Python functions the queries call, or by the query's form):
