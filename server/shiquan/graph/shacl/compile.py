@@ -176,7 +176,7 @@ class _Compiler:
                     constraint = _SparqlConstraint(self, shape, node)
                     if not constraint.deactivated:
                         label = f"{self.name(node)} {curie(str(component))}"
-                        self.checks.append(Check(label, constraint.query(focus), constraint.collect))
+                        self.checks.append(Check(label, constraint.query(focus), constraint.collect, joins=True))
             elif component == SH.PropertyConstraintComponent:
                 if shape.is_property:  # pySHACL checks a value once per focus node having it: duplicates
                     raise self.refuse(shape.node, component, "sh:property on a property shape")
@@ -407,12 +407,18 @@ class _Compiler:
 
     def _value_check(self, shape: _Shape, component: URIRef, rule: Node, focus: Focus) -> None:
         """The value nodes failing ``rule``: a result for each focus node and value."""
-        if shape.is_property:
-            test = self.ok(shape, component, rule, "?value")
-            query = (f"SELECT DISTINCT ?this ?value WHERE {{ {focus('?this')} ?this {self.path(shape)} ?value . "
-                     f"FILTER (!({test})) }}")
+        v = "?value" if shape.is_property else "?this"
+        if component == SH.ClassConstraintComponent:
+            # Removing the class's instances (MINUS, a hash join) takes half the time of asking the membership
+            # function of _instance_test once per value (0.12 s against 0.24 s of CPU for sq:level on national3),
+            # and leaves the GIL to the other thread.
+            fails = f"MINUS {{ {v} {SUBCLASS_STAR} {self.term(rule, shape)} }}"
         else:
-            query = f"SELECT ?this WHERE {{ {focus('?this')} FILTER (!({self.ok(shape, component, rule, '?this')})) }}"
+            fails = f"FILTER (!({self.ok(shape, component, rule, v)}))"
+        if shape.is_property:
+            query = f"SELECT DISTINCT ?this ?value WHERE {{ {focus('?this')} ?this {self.path(shape)} ?value . {fails} }}"
+        else:
+            query = f"SELECT ?this WHERE {{ {focus('?this')} {fails} }}"
         node_shape = rule if component == SH.NodeConstraintComponent else None
 
         def collect(rows: list[Row]) -> list[_Raw]:

@@ -125,5 +125,6 @@ class Check:
     label: str
     query: str
     collect: Callable[[list[Row]], list[_Raw]]
+    joins: bool = False  # a SHACL-SPARQL constraint's query: a join that may take long, so started first
     seconds: float = 0.0
     rows: int = 0

@@ -43,11 +43,23 @@ def _rdflib(term: Term | None) -> Node | None:
 
 def _select(store: ox.Store, query: str, functions: dict | None = None,
             substitutions: dict | None = None) -> list[Row]:
-    """Run a SELECT query over the union of the store's graphs; each solution as a dict of its bound variables."""
+    """Run a SELECT query over the union of the store's graphs; each solution as a dict of its bound variables.
+
+    The answers are read on the calling thread, which must also free them (pyo3 refuses to free them on another): a
+    custom function's traceback (rdflib logs one for an ill-typed literal, and a log handler may keep it) holds this
+    frame, so the frame lets go of them before it returns.
+    """
     solutions = store.query(query, use_default_graph_as_union=True, custom_functions=functions,
                             substitutions=substitutions)
     names = [v.value for v in solutions.variables]
-    return [{name: term for name in names if (term := solution[name]) is not None} for solution in solutions]
+    rows: list[Row] = []
+    try:
+        for solution in solutions:
+            rows.append({name: term for name in names if (term := solution[name]) is not None})
+    finally:
+        del solutions
+        solution = None
+    return rows
 
 
 def _for_nodes(store: ox.Store, nodes: list[Node], query: Callable[[str], str],
