@@ -19,6 +19,7 @@ Exit status 0, or 1 when the server fails.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import tempfile
@@ -118,9 +119,13 @@ def stream(server: Endpoint) -> None:
     conn.request("GET", "/download/rulings.csv")
     response = conn.getresponse()
     size = lines = 0
-    while chunk := response.read(1 << 16):
-        size += len(chunk)
-        lines += chunk.count(b"\n")
+    try:
+        while chunk := response.read(1 << 16):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+    except http.client.IncompleteRead as exc:  # the server broke the stream off (an error after the headers)
+        size += len(exc.partial)
+        print(f"rulings csv broken off: after {size} bytes ({exc!r}); see the server's log")
     seconds = time.perf_counter() - started
     done.set()
     watcher.join()
