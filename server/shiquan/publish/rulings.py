@@ -181,7 +181,7 @@ def values(table: Table, text: str) -> list[tuple]:
     return table(PROLOGUE + text)
 
 
-def values_of(table: Table, name: str, iris: Iterable[str], body: str) -> Iterator[tuple]:
+def chosenof(table: Table, name: str, iris: Iterable[str], body: str) -> Iterator[tuple]:
     """:func:`values` of the SELECT ``body`` run with ``VALUES ?name`` bound to ``iris``, 400 at a time (sorted).
     Asking by the IRIs already in hand keeps the engine off the joins that found them. Raises ValueError for an
     IRI that SPARQL cannot carry."""
@@ -199,9 +199,9 @@ def truth(value: str | None) -> bool:
 class Reader:
     """Reads the rulings of plans; labels are asked once and kept, so that streaming many plans stays cheap.
 
-    A chunk of plans costs five queries: the plans' facts, their assignments (only what varies per assignment),
-    the sections they stand in, the joint payers' shares and the interpretations; the matters' categories are
-    read once per reader (a small table), and every label once.
+    A chunk of plans costs six queries: the plans' facts, their assignments (only what varies per assignment),
+    the sections they stand in, the categories of the matters not met before, the joint payers' shares and the
+    interpretations; then the labels not met before.
     """
 
     def __init__(self, select: Select, lang: str, matter: str | None = None, table: Table | None = None):
@@ -239,13 +239,13 @@ class Reader:
         """
         if not plans:
             return []
-        values_ = " ".join(labels.iri_ref(p) for p in plans)
-        facts = self.plan_facts(values_, plans)
-        found = self.assignments(values_)
+        chosen = " ".join(labels.iri_ref(p) for p in plans)
+        facts = self.plan_facts(chosen, plans)
+        found = self.assignments(chosen)
         sections = self.sections({row[7] for row in found if row[7]})
         categories = self.matter_categories({row[2] for row in found})
         shares = self.shares({row[5] for row in found if row[5]})
-        notes = self.notes(values_)
+        notes = self.notes(chosen)
         self.learn({iri for row in found for iri in row[2:5]} | {row[5] for row in found if row[5] not in shares}
                    | {c for row in found for c, _ in categories[row[2]]} | {s.level for ms in shares.values() for s in ms})
         rulings = [
@@ -258,11 +258,11 @@ class Reader:
         rulings.sort(key=lambda r: (position[r.plan], r.order))
         return rulings
 
-    def plan_facts(self, values_: str, plans: list[str]) -> dict[str, PlanFacts]:
+    def plan_facts(self, chosen: str, plans: list[str]) -> dict[str, PlanFacts]:
         facts = {p: PlanFacts(p) for p in plans}
         for r in self.rows(f"""
             SELECT ?plan ?number ?pair ?level ?rank ?content WHERE {{
-                VALUES ?plan {{ {values_} }}
+                VALUES ?plan {{ {chosen} }}
                 {{ ?plan sq:documentNumber ?number }}
                 UNION {{ ?plan sq:levelPair ?pair }}
                 UNION {{ ?plan sq:dividesBetween ?level .
@@ -285,12 +285,12 @@ class Reader:
             plan.words = level_words(plan.pair, plan.divides)
         return facts
 
-    def assignments(self, values_: str) -> list[tuple]:
+    def assignments(self, chosen: str) -> list[tuple]:
         """What varies per assignment: (a, plan, matter, level, holder, payer, quote, provision, bySubordination).
         The facts shared by many assignments (sections, categories, shares, labels) are read apart, once each."""
         return values(self.table, f"""
             SELECT ?a ?plan ?matter ?level ?holder ?payer ?quote ?p ?sub WHERE {{
-                VALUES ?plan {{ {values_} }} {self.only}
+                VALUES ?plan {{ {chosen} }} {self.only}
                 ?a sq:statedIn ?plan ; sq:matter ?matter ; sq:level ?level .
                 OPTIONAL {{ ?a sq:fiscalPowerHolder ?holder }}
                 OPTIONAL {{ ?a sq:payer ?payer }}
@@ -302,7 +302,7 @@ class Reader:
     def sections(self, provisions: set[str]) -> dict[str, list[tuple]]:
         """For each of ``provisions`` that has a section number: (number, title, order) each."""
         found: dict[str, list[tuple]] = defaultdict(list)
-        for p, *section in values_of(self.table, "p", provisions, """
+        for p, *section in chosenof(self.table, "p", provisions, """
             SELECT ?p ?section ?stitle ?sorder WHERE {
                 {VALUES} ?p sq:sectionNumber ?section .
                 OPTIONAL { ?p sq:order ?sorder } OPTIONAL { ?p dcterms:title ?stitle }
@@ -315,7 +315,7 @@ class Reader:
         wanted = {m for m in matters if m not in self.categories}
         for matter in wanted:
             self.categories[matter] = []
-        for matter, category, order in values_of(self.table, "matter", wanted, """
+        for matter, category, order in chosenof(self.table, "matter", wanted, """
             SELECT ?matter ?category ?corder WHERE {
                 {VALUES} ?matter sq:category ?category . OPTIONAL { ?category sq:order ?corder }
             }"""):
@@ -327,7 +327,7 @@ class Reader:
         the payers themselves: joined to the plans' assignments instead, the shares' OPTIONAL made the query five
         times slower (52 ms against 9 ms for 40 plans of a 3-province graph)."""
         members: dict[str, dict[str, Share]] = defaultdict(dict)
-        for payer, member, percentage in values_of(self.table, "payer", payers, """
+        for payer, member, percentage in chosenof(self.table, "payer", payers, """
             SELECT ?payer ?member ?percentage WHERE {
                 {VALUES} ?payer a sq:JointPayer ; sq:memberLevel ?member .
                 OPTIONAL { ?payer sq:share ?share . ?share sq:shareLevel ?member ; sq:percentage ?percentage }
@@ -335,12 +335,12 @@ class Reader:
             members[payer][member] = Share(member, "", number(percentage) if percentage else None)
         return {payer: list(found.values()) for payer, found in members.items()}
 
-    def notes(self, values_: str) -> dict[str, dict[str, str]]:
+    def notes(self, chosen: str) -> dict[str, dict[str, str]]:
         """The interpretations among the editorial notes on the plans' assignments (INTERPRETATION_MARKS), by language."""
         notes: dict[str, dict[str, str]] = defaultdict(dict)
         for r in self.rows(f"""
             SELECT ?a ?note WHERE {{
-                VALUES ?plan {{ {values_} }} {self.only}
+                VALUES ?plan {{ {chosen} }} {self.only}
                 ?a sq:statedIn ?plan ; sq:matter ?matter ; skos:editorialNote ?note .
             }}"""):
             if str(r["note"]).startswith(INTERPRETATION_MARKS):
