@@ -118,18 +118,20 @@ def compare(select: Select, slugs: list[str], lang: str) -> Comparison:
     left_out = [e for e in chosen if not e.comparable]
     if len(compared) < 2:
         return Comparison(compared, left_out, [], [], {}, Counter())
-    found = reading.read(select, [e.iri for e in compared], lang)
-    return _Aligning(select, [e.iri for e in compared], found, lang).comparison(compared, left_out)
+    reader = reading.Reader(select, lang)
+    found = reader.read([e.iri for e in compared])
+    return _Aligning(reader, [e.iri for e in compared], found).comparison(compared, left_out)
 
 
 class _Aligning:
     """The steps: the level groups, the columns, the cells, the classes, the counts."""
 
-    def __init__(self, select: Select, plans: list[str], found: list[Ruling], lang: str):
-        self.select, self.plans, self.found, self.lang = select, plans, found, lang
+    def __init__(self, reader: reading.Reader, plans: list[str], found: list[Ruling]):
+        """``reader``: the one that read ``found``; the labels it has learnt are not asked again."""
+        self.select, self.plans, self.found, self.lang, self.reader = reader.select, plans, found, reader.lang, reader
         levels = {r.level for r in found} | {s.level for r in found for s in r.shares}
         self.members = self.groups(levels)
-        self.labels = labels.lookup(lambda t: solutions(select, t), levels | {m for ms in self.members.values() for m in ms})
+        reader.learn(levels | {m for ms in self.members.values() for m in ms})
 
     def groups(self, levels: set[str]) -> dict[str, set[str]]:
         """The levels each level group includes."""
@@ -208,7 +210,7 @@ class _Aligning:
                 row.cells.append(Cell(column, here, found))
                 counts[row.category_label].update(found)
                 totals.update(found)
-        shown = [Column(c, labels.pick(self.labels.get(c, {}), self.lang, labels.compact(c))) for c in columns]
+        shown = [Column(c, self.reader.label(c)) for c in columns]
         return Comparison(compared, left_out, shown, list(rows.values()), dict(counts), totals)
 
 

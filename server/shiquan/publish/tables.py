@@ -21,6 +21,8 @@ BOM = "\ufeff"
 CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Cell = str | Decimal | int | None
+# Characters of CSV gathered before they are handed on as one chunk (a streamed table's lines).
+CSV_CHUNK = 1 << 16
 # The columns of the table of every ruling, by language.
 RULING_COLUMNS = {
     "zh": ("方案", "文号", "条款", "类别", "事项", "层级（方案用语）", "层级", "事权归属", "支出责任",
@@ -58,7 +60,8 @@ def _text(cell: Cell) -> str:
 
 
 def csv_lines(header: Sequence[str], lines: Iterable[Sequence[Cell]]) -> Iterator[bytes]:
-    """The table as CSV, a chunk of bytes per line: the BOM and the header first, CRLF line ends."""
+    """The table as CSV in chunks of bytes: the BOM and the header first, then about CSV_CHUNK bytes of lines at a
+    time, CRLF line ends. A chunk per line cost the WSGI server a write per ruling."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -73,6 +76,9 @@ def csv_lines(header: Sequence[str], lines: Iterable[Sequence[Cell]]) -> Iterato
     yield take()
     for line in lines:
         writer.writerow([_text(cell) for cell in line])
+        if buffer.tell() >= CSV_CHUNK:
+            yield take()
+    if buffer.tell():
         yield take()
 
 

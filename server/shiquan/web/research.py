@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
 
+from shiquan import formats
 from shiquan.errors import BadRequest
 from shiquan.labels import LANGS
 from shiquan.publish import charts as charting
@@ -76,11 +77,16 @@ def all_rulings(extension: str):
     if extension not in TABLE_TYPES:
         raise BadRequest(f"no table rulings.{extension}; available: rulings.csv, rulings.xlsx")
     header = tables.ruling_header(lang)
-    answer = runtime().answer
+    served = runtime()  # held here: the rulings are read in a thread of their own (rulings.stream)
+
+    def table(text: str) -> list[tuple]:
+        return rulings.csv_rows(served.query(text=text, accept=formats.RESULTS_CSV.media_type)[1])
+
+    found = rulings.stream(served.answer, lang, table=table)
     if extension == "xlsx":
-        lines = [tables.ruling_line(r, lang) for r in rulings.stream(answer, lang)]
+        lines = [tables.ruling_line(r, lang) for r in found]
         return _download(tables.xlsx_bytes([("rulings", header, lines)]), tables.XLSX_TYPE, f"shiquan-rulings.{lang}.xlsx")
-    body = stream_with_context(tables.csv_lines(header, (tables.ruling_line(r, lang) for r in rulings.stream(answer, lang))))
+    body = stream_with_context(tables.csv_lines(header, (tables.ruling_line(r, lang) for r in found)))
     response = Response(body, content_type=f"{tables.CSV_TYPE}; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="shiquan-rulings.{lang}.csv"'
     return response
