@@ -430,12 +430,13 @@ def find_binary(name: str) -> str | None:
     return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else shutil.which(name)
 
 
-def spawn(command: Sequence[str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
-    """Start ``command`` in a session of its own (a Ctrl-C reaches only us), output appended to ``log``."""
+def spawn(command: Sequence[str], log: Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``command`` in a session of its own (a Ctrl-C reaches only us), output appended to ``log``, with
+    ``env`` added to our environment."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             list(command), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-            start_new_session=True, preexec_fn=default_sigint,
+            start_new_session=True, preexec_fn=default_sigint, env=dict(os.environ, **(env or {})),
         )
 
 
@@ -979,10 +980,11 @@ def count_lines(path: Path) -> int:
     return count
 
 
-def run_logged(command: Sequence[str], log: Path, what: str) -> float:
-    """Run ``command`` to its end, output in ``log``; return its seconds. Raises BenchmarkError when it fails."""
+def run_logged(command: Sequence[str], log: Path, what: str, env: dict[str, str] | None = None) -> float:
+    """Run ``command`` to its end (``env`` added to our environment), output in ``log``; return its seconds.
+    Raises BenchmarkError when it fails."""
     started = time.perf_counter()
-    process = spawn(command, log)
+    process = spawn(command, log, env=env)
     try:
         process.wait()
     finally:
@@ -1028,9 +1030,12 @@ def prepare_dataset(args: argparse.Namespace, data: Path, work: Path) -> tuple[P
         how = "given with --dataset"
     else:
         dataset = work / "dataset.nq"
+        # An empty DUMPS_DIR: `shiquan export` reuses the dumps of a data version it published before.
+        dumps = work / "dumps"
+        shutil.rmtree(dumps, ignore_errors=True)
         command = shiquan_command("export", "--data", str(data), "-o", str(dataset))
-        say(f"exporting the dataset: {shlex.join(command)}")
-        seconds = run_logged(command, work / "export.log", "shiquan export")
+        say(f"exporting the dataset: SHIQUAN_DUMPS_DIR={dumps} {shlex.join(command)}")
+        seconds = run_logged(command, work / "export.log", "shiquan export", env={"SHIQUAN_DUMPS_DIR": str(dumps)})
         how = f"shiquan export, {seconds:.1f} s"
     quads = count_lines(dataset)
     digest = hashlib.sha256()
