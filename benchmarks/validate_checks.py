@@ -20,18 +20,7 @@ import time
 
 from shiquan import config
 from shiquan.graph import loading, validation
-from shiquan.graph.shacl import _Compiler, _details, _give_messages, _report, _run
-
-
-def _checks(store, shapes, threads: int):
-    """Validate ``store`` as ``shacl.validate_store`` does, on ``threads`` threads; the checks and the report."""
-    compiler = _Compiler(shapes)
-    checks = compiler.compile()
-    compiler.prepare(store)
-    raws = _run(store, compiler, checks, None, threads)
-    _details(store, compiler, raws)
-    _give_messages(store, compiler, raws)
-    return checks, _report(store, shapes, raws)
+from shiquan.graph.shacl import timed_validation
 
 
 def _digest(report) -> list[tuple[str, ...]]:
@@ -53,7 +42,7 @@ def main() -> int:
     digests, checks = [], []
     for threads in (int(t) for t in args.threads.split(",")):
         wall, cpu = time.perf_counter(), time.process_time()
-        checks, report = _checks(kg.store, shapes, threads)
+        checks, report = timed_validation(kg.store, shapes, threads=threads)
         print(f"checks on {threads} thread(s): {time.perf_counter() - wall:.1f} s wall, "
               f"{time.process_time() - cpu:.1f} s CPU, {len(report.results)} results, "
               f"load average {os.getloadavg()[0]:.2f}")

@@ -77,7 +77,7 @@ from shiquan.graph.shacl.report_graph import _details, _labels, _ReportGraph
 from shiquan.graph.shacl.store import _data_namespaces, _rdflib, _select, _StoreGraph
 from shiquan.terms import to_rdflib
 
-__all__ = ["Check", "compile_shapes", "validate_store"]
+__all__ = ["Check", "compile_shapes", "timed_validation", "validate_store"]
 
 
 def compile_shapes(shapes: Graph) -> list[Check]:
@@ -97,13 +97,20 @@ def validate_store(store: ox.Store, shapes: Graph, *, progress: Progress | None 
     included. Raises BadInput, before any query runs, for a shape that uses a
     constraint component, target or feature that is not compiled.
     """
+    return timed_validation(store, shapes, progress=progress, threads=threads)[1]
+
+
+def timed_validation(store: ox.Store, shapes: Graph, *, progress: Progress | None = None,
+                     threads: int = 1) -> tuple[list[Check], Report]:
+    """:func:`validate_store`, returning also the compiled checks, each with the time it took
+    (benchmarks/validate_checks.py prints them). Raises as :func:`validate_store`."""
     compiler = _Compiler(shapes)
     checks = compiler.compile()
     compiler.prepare(store)
     raws = _run(store, compiler, checks, progress, threads)
     _details(store, compiler, raws)
     _give_messages(store, compiler, raws)
-    return _report(store, shapes, raws)
+    return checks, _report(store, shapes, raws)
 
 
 def _run(store: ox.Store, compiler: _Compiler, checks: list[Check], progress: Progress | None,
