@@ -452,3 +452,37 @@ def test_after_a_reload_the_same_request_gets_the_new_data(tmp_path):
         assert app.extensions["shiquan"].reload()["status"] == "switched"
         after = client.get("/sparql", query_string={"query": CODES})
         assert "630299" in codes(after) and after.headers["ETag"] != before[0].headers["ETag"]
+
+
+def test_answers_are_replayed_over_a_real_socket_whether_the_body_is_sized_or_chunked(app):
+    import http.client
+    import urllib.parse
+
+    from .conftest import serving
+
+    query = CODES + " # over a socket"
+    body = urllib.parse.urlencode({"query": query}).encode()
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/sparql-results+json"}
+    cache = app.wsgi_app
+    with serving(app, threads=2) as url:
+        conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+        try:
+            answers, before = [], cache.hits
+            for _ in range(2):
+                conn.request("POST", "/sparql", body=body, headers=form)
+                reply = conn.getresponse()
+                answers.append((reply.status, reply.read()))
+            # The same query sent chunked: waitress reads the whole body before the app sees it, so it is the same
+            # request to the view, and replayed too.
+            conn.putrequest("POST", "/sparql")
+            for name, value in {**form, "Transfer-Encoding": "chunked"}.items():
+                conn.putheader(name, value)
+            conn.endheaders()
+            conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+            reply = conn.getresponse()
+            chunked = (reply.status, reply.read())
+        finally:
+            conn.close()
+    assert answers[0] == answers[1] == chunked and answers[0][0] == 200
+    assert [b["code"]["value"] for b in json.loads(answers[0][1])["results"]["bindings"]][:2] == ["630000", "630200"]
+    assert cache.hits == before + 2  # the second sized request and the chunked one
