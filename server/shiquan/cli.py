@@ -503,6 +503,40 @@ def _literal(text: str):
     return pyoxigraph.Literal(text)
 
 
+@main.command(name="rulings")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the labels and column names.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True, help="CSV (UTF-8 with a byte order mark, as Excel opens it) or an XLSX workbook.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="File to write (default: standard output; xlsx needs it).")
+@DATA_OPTION
+def rulings_command(lang: str, fmt: str, output: Path | None, data_paths: tuple[Path, ...]) -> None:
+    """Write the table of every ruling of the graph: plan, 文号, section, category, matter, level in the plan's words,
+    holder, payer, each share as a number, by subordination, interpretation, quote, assignment IRI.
+
+    The same table as GET /download/rulings.csv or .xlsx (?lang=): copied from the file a server published for this
+    data in DUMPS_DIR when there is one, else built here from the data.
+
+    Exit 0, 2 for --format xlsx without -o, an unknown option value, or data that cannot be read.
+    """
+    from shiquan.publish import tables
+
+    if fmt == "xlsx" and output is None:
+        click.echo("shiquan: --format xlsx needs -o FILE", err=True)
+        sys.exit(2)
+    overrides = {"DATA_PATHS": [str(p) for p in data_paths]} if data_paths else None
+    try:
+        if output is None:
+            tables.rulings_table(config.settings(overrides), lang, fmt, sys.stdout.buffer)
+            sys.stdout.flush()
+            return
+        with output.open("wb") as out:
+            tables.rulings_table(config.settings(overrides), lang, fmt, out)
+    except ShiquanError as exc:
+        _fail(exc)
+    except OSError as exc:
+        click.echo(f"shiquan: cannot write {output}: {exc.strerror}", err=True)
+        sys.exit(2)
+
+
 @main.command(name="compare")
 @click.argument("slugs", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "xlsx"]), default="table", show_default=True)

@@ -13,6 +13,7 @@ counts, sizes, checksums, ontology version, vocabularies); the web adapter only 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyoxigraph as ox
 from rdflib import OWL, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
@@ -37,6 +38,7 @@ from shiquan.publish.description import SD, VOID, W3C
 from shiquan.errors import BadInput, BadRequest
 from shiquan.vocab import ID, INFERENCES_GRAPH, ONTOLOGY_GRAPH, ONTOLOGY_IRI, PREFIXES
 
+T = TypeVar("T")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 DATASET = ID["dataset/shiquan"]
 LICENCE = URIRef("https://creativecommons.org/licenses/by/4.0/")
@@ -460,44 +462,61 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], processes: 
     """The dumps of the prepared dataset ``kg`` (filled from ``settings``), written once per version, rendered in
     ``processes`` processes (forked: 1 in a query worker, whose memory the watchdog measures).
 
-    Concurrent callers, in this or other processes, wait for the one that writes them (a lock file), and a
-    half-written folder is never seen (it is renamed into place). Raises BadInput when DUMPS_DIR cannot be
-    written or a file changed since ``kg`` was loaded.
+    Concurrent callers, in this or other processes, wait for the one that writes them, and a half-written folder is
+    never seen (:func:`written_once`). Raises BadInput when DUMPS_DIR cannot be written or a file changed since
+    ``kg`` was loaded.
     """
     folder = _folder(settings, kg.version)
-    found = _read_manifest(folder)
-    if found is not None:
-        return found
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with open(folder.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            found = _read_manifest(folder)
-            if found is None:
-                _write(kg, settings, folder, processes)
-                found = _read_manifest(folder)
+        return written_once(folder, _read_manifest, lambda work: _write(kg, settings, work, processes))
     except OSError as exc:
         raise BadInput(f"cannot write the dumps: {exc.strerror}", str(folder)) from exc
-    assert found is not None
+
+
+# A folder being written by :func:`written_once` starts with this; it is never read (a writer killed halfway leaves
+# one behind, which the next writer ignores).
+PARTIAL = ".partial-"
+
+
+def written_once(folder: Path, read: Callable[[Path], T | None], write: Callable[[Path], None]) -> T:
+    """What ``read`` finds in ``folder`` (None: nothing whole there), after ``write`` has filled it when it was not
+    there: the files of one dataset version, published once (the dumps, the tables of every ruling).
+
+    ``write`` fills a new ``.partial-`` folder beside ``folder``, which is then renamed into place, so that a
+    half-written folder is never read; concurrent callers, in this or other processes, wait for the one writing
+    (``folder``.lock) and then read what it wrote. Raises OSError, and what ``write`` raises (nothing is left).
+    """
+    found = read(folder)
+    if found is not None:
+        return found
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = read(folder)
+        if found is None:
+            work = Path(tempfile.mkdtemp(prefix=f"{PARTIAL}{folder.name}-", dir=folder.parent))
+            try:
+                write(work)
+                os.replace(work, folder)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            found = read(folder)
+    if found is None:
+        raise OSError(errno.EIO, f"{folder} was written but cannot be read back")
     return found
 
 
-def _write(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], folder: Path, processes: int) -> None:
-    """Render every dump of ``kg`` into a new folder, then rename it to ``folder``. Raises OSError."""
+def _write(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], work: Path, processes: int) -> None:
+    """Render every dump of ``kg`` and the manifest into the folder ``work``. Raises OSError."""
     ready = assembled(settings, kg)
     ordered = canonical(ready.ntriples)
     nquads = ordered.nquads()
-    work = Path(tempfile.mkdtemp(prefix=".writing-", dir=folder.parent))
-    try:
-        written = _render_files(_Job(ordered, nquads, _prefixes(nquads), work), processes)
-        info, iri = _ontology_version(ready)
-        manifest = {"version": ready.version, "counts": ready.counts, "ontologyVersion": info,
-                    "ontologyVersionIRI": iri, "vocabularies": _vocabularies(written["jsonld"][1]),
-                    "dumps": [written[name][0] for name in FORMATS]}
-        (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(work, folder)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    written = _render_files(_Job(ordered, nquads, _prefixes(nquads), work), processes)
+    info, iri = _ontology_version(ready)
+    manifest = {"version": ready.version, "counts": ready.counts, "ontologyVersion": info,
+                "ontologyVersionIRI": iri, "vocabularies": _vocabularies(written["jsonld"][1]),
+                "dumps": [written[name][0] for name in FORMATS]}
+    (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 @dataclass(frozen=True)

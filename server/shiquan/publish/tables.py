@@ -11,11 +11,22 @@ whole graph's download and the CLI; :mod:`compare` gives its own lines to the sa
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-from collections.abc import Iterable, Iterator, Sequence
+import json
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
 
+from shiquan.errors import BadRequest
+from shiquan.graph import loading
+from shiquan.labels import LANGS
+from shiquan.publish import export, rulings
 from shiquan.publish.rulings import Ruling
+from shiquan.sparql import run
 
 BOM = "\ufeff"
 CSV_TYPE = "text/csv"
@@ -89,19 +100,30 @@ def csv_bytes(header: Sequence[str], lines: Iterable[Sequence[Cell]]) -> bytes:
 
 def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Cell]]]]) -> bytes:
     """An XLSX workbook, one sheet per (title, header, lines); numbers stay numbers, the header row is frozen."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook(write_only=True)
+    book = _workbook()
     for title, header, lines in sheets:
-        sheet = book.create_sheet(title=title[:31])
-        sheet.freeze_panes = "A2"
-        sheet.append([_header_cell(sheet, name, Font) for name in header])
+        sheet = _sheet(book, title, header)
         for line in lines:
             sheet.append([_xlsx(cell) for cell in line])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _workbook():
+    from openpyxl import Workbook
+
+    return Workbook(write_only=True)
+
+
+def _sheet(book, title: str, header: Sequence[str]):
+    """A new sheet of the write-only ``book``: its header row in bold, frozen."""
+    from openpyxl.styles import Font
+
+    sheet = book.create_sheet(title=title[:31])
+    sheet.freeze_panes = "A2"
+    sheet.append([_header_cell(sheet, name, Font) for name in header])
+    return sheet
 
 
 def _header_cell(sheet, name: str, font):
@@ -116,3 +138,143 @@ def _xlsx(cell: Cell):
     if isinstance(cell, Decimal):
         return int(cell) if cell == cell.to_integral_value() else float(cell)
     return cell
+
+
+# The table of every ruling as files, written once per dataset version (export.written_once) by the keeper's child
+# after the server is ready (runtime._kept_job) and streamed from there by /download/rulings.* and `shiquan rulings`.
+TABLE_EXTENSIONS = ("csv", "xlsx")
+TABLE_TYPES = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
+# Bump when the tables' bytes change for the same data and code, so that tables kept in DUMPS_DIR are written again.
+TABLES_LAYOUT = "1"
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """One published table of every ruling: its file, the dataset version it holds, its size and SHA-256."""
+
+    path: Path
+    version: str
+    lang: str
+    extension: str
+    size: int
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def etag(self) -> str:
+        """The folder (dataset version and table code) and the file: a new version or code, a new tag."""
+        return f"{self.path.parent.name}.{self.lang}.{self.extension}"
+
+
+def ruling_filename(lang: str, extension: str) -> str:
+    return f"shiquan-rulings.{lang}.{extension}"
+
+
+def rulings_folder(settings: Mapping[str, Any], version: str) -> Path:
+    """DUMPS_DIR/<version>-rulings-<code>: ``code`` hashes the code that reads and writes the table."""
+    code = hashlib.sha256(Path(rulings.__file__).read_bytes() + Path(__file__).read_bytes()
+                          + TABLES_LAYOUT.encode()).hexdigest()[:8]
+    return export.dumps_dir(settings) / f"{version}-rulings-{code}"
+
+
+def _read_tables(folder: Path) -> dict[tuple[str, str], TableFile] | None:
+    """The tables a whole folder holds by (language, extension), None when it is not there or not whole (a file
+    missing, or not of the size its manifest gives)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        found = {(t["lang"], t["extension"]): TableFile(folder / t["filename"], manifest["version"], t["lang"],
+                                                         t["extension"], t["size"], t["sha256"])
+                 for t in manifest["tables"]}
+        if all(t.path.stat().st_size == t.size for t in found.values()):
+            return found
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def published_rulings(settings: Mapping[str, Any], version: str | None, lang: str, extension: str) -> TableFile | None:
+    """The published table of every ruling of dataset ``version`` in ``lang`` as ``extension``, None when there is
+    none whole (not written yet, being written, or damaged: then the table is built live)."""
+    if not version:
+        return None
+    found = _read_tables(rulings_folder(settings, version))
+    return found.get((lang, extension)) if found else None
+
+
+def publish_rulings(select: rulings.Select, settings: Mapping[str, Any], version: str) -> dict[tuple[str, str], TableFile]:
+    """The tables of every ruling of dataset ``version`` (read through ``select``) in each language, as CSV and XLSX,
+    written once into DUMPS_DIR (:func:`export.written_once`). Raises OSError, and what :func:`rulings.stream`
+    raises."""
+    return export.written_once(rulings_folder(settings, version), _read_tables,
+                               lambda work: _write_tables(select, version, work))
+
+
+def _write_tables(select: rulings.Select, version: str, work: Path) -> None:
+    """Each language's table, CSV and XLSX from one reading of the rulings, and the manifest, into ``work``."""
+    entries = []
+    for lang in LANGS:
+        paths = {extension: work / ruling_filename(lang, extension) for extension in TABLE_EXTENSIONS}
+        with paths["csv"].open("wb") as out:
+            write_rulings(rulings.stream(select, lang), lang, out, paths["xlsx"])
+        for extension, path in paths.items():
+            entries.append({"lang": lang, "extension": extension, "filename": path.name, "size": path.stat().st_size,
+                            "sha256": _sha256(path)})
+    manifest = {"version": version, "tables": entries}
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+
+
+def write_rulings(found: Iterable[Ruling], lang: str, csv_out: BinaryIO | None, xlsx_to: Path | BinaryIO | None = None
+                  ) -> None:
+    """The table of the rulings ``found``, reading them once: as CSV to ``csv_out`` (the bytes the live download
+    streams) and as an XLSX workbook to ``xlsx_to`` (a path or a file), each when given. Raises OSError."""
+    header = ruling_header(lang)
+    book = _workbook() if xlsx_to is not None else None
+    sheet = _sheet(book, "rulings", header) if book is not None else None
+
+    def lines() -> Iterator[list[Cell]]:
+        for ruling in found:
+            line = ruling_line(ruling, lang)
+            if sheet is not None:
+                sheet.append([_xlsx(cell) for cell in line])
+            yield line
+
+    if csv_out is None:
+        for _line in lines():
+            pass
+    else:
+        for chunk in csv_lines(header, lines()):
+            csv_out.write(chunk)
+    if book is not None:
+        book.save(xlsx_to)
+
+
+def rulings_table(settings: Mapping[str, Any], lang: str, extension: str, out: BinaryIO) -> None:
+    """The table of every ruling of the data ``settings`` name, in ``lang`` as ``extension`` (csv, xlsx), written
+    to ``out``: copied from the file published for the data's version when there is one, else built in this
+    process from a new store (the command line). Raises BadRequest for another extension, BadInput when the
+    data cannot be read, OSError."""
+    if extension not in TABLE_EXTENSIONS:
+        raise BadRequest(f"no table format {extension!r}; use one of {', '.join(TABLE_EXTENSIONS)}")
+    version = loading.version_of([path for path, _graph, _fmt in loading.plan(settings)])
+    found = published_rulings(settings, version, lang, extension)
+    if found is not None:
+        with found.path.open("rb") as source:
+            shutil.copyfileobj(source, out, 1 << 20)
+        return
+    kg = loading.build_store(settings)
+    found_rulings = rulings.stream(lambda text: run.run(kg.store, text), lang)
+    if extension == "csv":
+        write_rulings(found_rulings, lang, out)
+    else:
+        write_rulings(found_rulings, lang, None, out)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -29,7 +29,7 @@ import pyoxigraph
 
 from shiquan.errors import BadRequest, Conflict, ShiquanError
 from shiquan.graph import dataset, loading, store_cache, validation
-from shiquan.publish import export
+from shiquan.publish import export, tables
 from shiquan.runtime import isolation, pool, remote
 from shiquan.sparql import run
 
@@ -76,10 +76,22 @@ def _dumps_job(kg, settings):
 
 
 def _kept_job(kg, settings):
-    """Once, in a child of the keeper after the dataset is served: keep the prepared store on disk for the next
-    start (:func:`store_cache.write`; nothing when STORE_CACHE_DIR is off or the dataset came from there)."""
-    if kg.store is not None:
-        store_cache.write(kg, settings)
+    """Once, in a child of the keeper after the dataset is served (at low priority, sharing the keeper's pages): write
+    the tables of every ruling of this version (:func:`tables.publish_rulings`, served by /download/rulings.*), then
+    keep the prepared store on disk for the next start (:func:`store_cache.write`). Neither runs over a kept store
+    served from disk (``kg.store`` None): the dataset moved to memory afterwards (Runtime._to_memory) has a keeper,
+    and a kept child, of its own. The tables come first: the first download waits for them, while only a restart
+    waits for the store (on the 31-province graph, TABLES_FIGURES)."""
+    if kg.store is None:
+        return
+    started = time.perf_counter()
+    try:
+        tables.publish_rulings(lambda text: run.run(kg.store, text), settings, kg.version)
+    except (OSError, ValueError, ShiquanError):  # the tables are streamed live instead
+        log.exception("the tables of every ruling could not be written; /download/rulings.* streams them live")
+    else:
+        log.info("wrote the tables of every ruling of version %s in %.1f s", kg.version, time.perf_counter() - started)
+    store_cache.write(kg, settings)
 
 
 def _kept_dataset(settings, progress=None, *, entry: store_cache.Entry) -> loading.KnowledgeGraph:

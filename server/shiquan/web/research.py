@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+from flask import Blueprint, Response, jsonify, render_template, request, send_file, stream_with_context
 
 from shiquan import formats
 from shiquan.errors import BadRequest
@@ -20,7 +20,7 @@ from shiquan.web import choose, respond, runtime
 bp = Blueprint("research", __name__)
 
 HTML, JSON = "text/html", "application/json"
-TABLE_TYPES = {"csv": tables.CSV_TYPE, "xlsx": tables.XLSX_TYPE}
+TABLE_TYPES = tables.TABLE_TYPES
 
 
 def _lang() -> str:
@@ -72,23 +72,43 @@ def compare():
 
 @bp.get("/download/rulings.<extension>")
 def all_rulings(extension: str):
-    """The table of every ruling of the graph: CSV streamed a few plans at a time, or XLSX."""
+    """The table of every ruling of the graph: the file published for the served version (written once after the
+    server is ready, :func:`tables.publish_rulings`), with Content-Length and the version's ETag; until it is
+    there, or without a keeper to write it, built live (the CSV streamed a few plans at a time)."""
     lang = _lang()
     if extension not in TABLE_TYPES:
         raise BadRequest(f"no table rulings.{extension}; available: rulings.csv, rulings.xlsx")
-    header = tables.ruling_header(lang)
     served = runtime()  # held here: the rulings are read in a thread of their own (rulings.stream)
+    published = tables.published_rulings(served.settings, served.version, lang, extension)
+    if published is not None:
+        return _published(published)
+    return _live(served, lang, extension)
+
+
+def _published(table: tables.TableFile) -> Response:
+    """A published table, streamed from its file by the WSGI server's file wrapper (304 for a matching ETag, ranges
+    as asked); werkzeug adds the CSV's charset."""
+    response = send_file(table.path, mimetype=tables.TABLE_TYPES[table.extension], as_attachment=True, download_name=table.filename, etag=table.etag, conditional=True,
+                         max_age=None)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _live(served, lang: str, extension: str) -> Response:
+    """The table read now from the workers: the CSV streamed as it is read, the XLSX built whole."""
+    header = tables.ruling_header(lang)
 
     def table(text: str) -> list[tuple]:
         return rulings.csv_rows(served.query(text=text, accept=formats.RESULTS_CSV.media_type)[1])
 
     found = rulings.stream(served.answer, lang, table=table)
+    filename = tables.ruling_filename(lang, extension)
     if extension == "xlsx":
         lines = [tables.ruling_line(r, lang) for r in found]
-        return _download(tables.xlsx_bytes([("rulings", header, lines)]), tables.XLSX_TYPE, f"shiquan-rulings.{lang}.xlsx")
+        return _download(tables.xlsx_bytes([("rulings", header, lines)]), tables.XLSX_TYPE, filename)
     body = stream_with_context(tables.csv_lines(header, (tables.ruling_line(r, lang) for r in found)))
     response = Response(body, content_type=f"{tables.CSV_TYPE}; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="shiquan-rulings.{lang}.csv"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
