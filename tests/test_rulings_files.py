@@ -70,9 +70,9 @@ def site(tmp_path_factory):
         yield app, url
 
 
-def live(app, url: str, path: str) -> tuple[int, dict, bytes]:
+def live(app, url: str, path: str) -> tuple[int, Message, bytes]:
     """``path`` answered with the published tables out of the way (moved aside, then back)."""
-    folder = published(app).path.parent
+    folder = published(app, "zh", path.split("?")[0].rsplit(".", 1)[1]).path.parent
     aside = folder.with_name("aside-" + folder.name)
     folder.rename(aside)
     try:
@@ -150,6 +150,11 @@ def test_a_writer_killed_mid_write_leaves_a_partial_folder_that_is_never_served(
         assert not folder.exists() and published(app) is None
         status, headers, body = get(f"{url}/download/rulings.csv")
         assert status == 200 and "ETag" not in headers and body == expected  # live, never the partial file
+        served = app.extensions["shiquan"]
+        tables.publish_rulings(served.answer, served.settings, served.version)  # the next writer
+        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(export.PARTIAL)]
+        status, headers, body = get(f"{url}/download/rulings.csv")
+        assert headers["ETag"] == f'"{published(app).etag}"' and body == expected
 
 
 def test_a_reload_serves_the_new_versions_table_never_the_old(tmp_path):
@@ -177,8 +182,9 @@ def test_a_server_started_from_the_store_cache_writes_the_tables_once_in_memory(
                 "STORE_CACHE_DIR": str(tmp_path / "stores")}
     with app_with(**settings) as app:
         wait_for(lambda: store_cache.find(app.extensions["shiquan"].settings), "the kept store")
-        shutil.rmtree(published(app).path.parent)  # as if the first server had stopped before writing them
+        for extension in tables.TABLE_EXTENSIONS:  # as if the first server had stopped before writing them
+            shutil.rmtree(published(app, "zh", extension).path.parent)
     with app_with(**settings) as app:
         assert app.extensions["shiquan"].backend.from_cache
         found = wait_for(lambda: published(app, "en", "xlsx"), "tables after the move to memory")
-        assert found.version == app.extensions["shiquan"].version
+        assert found.version == published(app, "zh", "csv").version == app.extensions["shiquan"].version

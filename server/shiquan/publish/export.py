@@ -474,7 +474,7 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], processes: 
 
 
 # A folder being written by :func:`written_once` starts with this; it is never read (a writer killed halfway leaves
-# one behind, which the next writer ignores).
+# one behind, which the next writer of the same folder removes).
 PARTIAL = ".partial-"
 
 
@@ -494,6 +494,8 @@ def written_once(folder: Path, read: Callable[[Path], T | None], write: Callable
         fcntl.flock(lock, fcntl.LOCK_EX)
         found = read(folder)
         if found is None:
+            for stale in folder.parent.glob(f"{PARTIAL}{folder.name}-*"):  # a writer's, killed: writers hold the lock
+                shutil.rmtree(stale, ignore_errors=True)
             work = Path(tempfile.mkdtemp(prefix=f"{PARTIAL}{folder.name}-", dir=folder.parent))
             try:
                 write(work)

@@ -173,11 +173,12 @@ def ruling_filename(lang: str, extension: str) -> str:
     return f"shiquan-rulings.{lang}.{extension}"
 
 
-def rulings_folder(settings: Mapping[str, Any], version: str) -> Path:
-    """DUMPS_DIR/<version>-rulings-<code>: ``code`` hashes the code that reads and writes the table."""
+def rulings_folder(settings: Mapping[str, Any], version: str, extension: str) -> Path:
+    """DUMPS_DIR/<version>-rulings-<code>-<extension>: the tables of one format, in each language; ``code`` hashes
+    the code that reads and writes them."""
     code = hashlib.sha256(Path(rulings.__file__).read_bytes() + Path(__file__).read_bytes()
                           + TABLES_LAYOUT.encode()).hexdigest()[:8]
-    return export.dumps_dir(settings) / f"{version}-rulings-{code}"
+    return export.dumps_dir(settings) / f"{version}-rulings-{code}-{extension}"
 
 
 def _read_tables(folder: Path) -> dict[tuple[str, str], TableFile] | None:
@@ -200,28 +201,38 @@ def published_rulings(settings: Mapping[str, Any], version: str | None, lang: st
     none whole (not written yet, being written, or damaged: then the table is built live)."""
     if not version:
         return None
-    found = _read_tables(rulings_folder(settings, version))
+    if extension not in TABLE_EXTENSIONS:
+        return None
+    found = _read_tables(rulings_folder(settings, version, extension))
     return found.get((lang, extension)) if found else None
 
 
-def publish_rulings(select: rulings.Select, settings: Mapping[str, Any], version: str) -> dict[tuple[str, str], TableFile]:
-    """The tables of every ruling of dataset ``version`` (read through ``select``) in each language, as CSV and XLSX,
-    written once into DUMPS_DIR (:func:`export.written_once`). Raises OSError, and what :func:`rulings.stream`
-    raises."""
-    return export.written_once(rulings_folder(settings, version), _read_tables,
-                               lambda work: _write_tables(select, version, work))
+def publish_rulings(select: rulings.Select, settings: Mapping[str, Any], version: str,
+                    extensions: Sequence[str] = TABLE_EXTENSIONS) -> dict[tuple[str, str], TableFile]:
+    """The tables of every ruling of dataset ``version`` (read through ``select``) in each language, as each of
+    ``extensions`` (CSV and XLSX), written once into DUMPS_DIR (:func:`export.written_once`), one folder per format
+    in the order given, each served as soon as it is there. The XLSX takes the longer (openpyxl writes a cell in about 20 µs; on the 3-province
+    graph, 18,746 rulings, CSV 0.3 s and XLSX 7.4 s, with 2.6 s of reading the rulings for each). Raises OSError,
+    ValueError and what :func:`rulings.stream` raises."""
+    found: dict[tuple[str, str], TableFile] = {}
+    for extension in extensions:
+        found.update(export.written_once(rulings_folder(settings, version, extension), _read_tables,
+                                         lambda work, e=extension: _write_tables(select, version, e, work)))
+    return found
 
 
-def _write_tables(select: rulings.Select, version: str, work: Path) -> None:
-    """Each language's table, CSV and XLSX from one reading of the rulings, and the manifest, into ``work``."""
+def _write_tables(select: rulings.Select, version: str, extension: str, work: Path) -> None:
+    """Each language's table as ``extension``, and the manifest, into ``work``. Raises as :func:`publish_rulings`."""
     entries = []
     for lang in LANGS:
-        paths = {extension: work / ruling_filename(lang, extension) for extension in TABLE_EXTENSIONS}
-        with paths["csv"].open("wb") as out:
-            write_rulings(rulings.stream(select, lang), lang, out, paths["xlsx"])
-        for extension, path in paths.items():
-            entries.append({"lang": lang, "extension": extension, "filename": path.name, "size": path.stat().st_size,
-                            "sha256": _sha256(path)})
+        path = work / ruling_filename(lang, extension)
+        with path.open("wb") as out:
+            if extension == "csv":
+                write_rulings(rulings.stream(select, lang), lang, out)
+            else:
+                write_rulings(rulings.stream(select, lang), lang, None, out)
+        entries.append({"lang": lang, "extension": extension, "filename": path.name, "size": path.stat().st_size,
+                        "sha256": _sha256(path)})
     manifest = {"version": version, "tables": entries}
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
 

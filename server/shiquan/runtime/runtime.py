@@ -77,21 +77,29 @@ def _dumps_job(kg, settings):
 
 def _kept_job(kg, settings):
     """Once, in a child of the keeper after the dataset is served (at low priority, sharing the keeper's pages): write
-    the tables of every ruling of this version (:func:`tables.publish_rulings`, served by /download/rulings.*), then
-    keep the prepared store on disk for the next start (:func:`store_cache.write`). Neither runs over a kept store
-    served from disk (``kg.store`` None): the dataset moved to memory afterwards (Runtime._to_memory) has a keeper,
-    and a kept child, of its own. The tables come first: the first download waits for them, while only a restart
-    waits for the store (on the 31-province graph, TABLES_FIGURES)."""
+    the CSV tables of every ruling of this version (:func:`tables.publish_rulings`, served by /download/rulings.*),
+    keep the prepared store on disk for the next start (:func:`store_cache.write`), then write the XLSX tables.
+    Nothing runs over a kept store served from disk (``kg.store`` None): the dataset moved to memory afterwards
+    (Runtime._to_memory) has a keeper, and a kept child, of its own. In that order the first CSV download waits for
+    the CSV alone and a restart for the CSV and the store, while the XLSX, the slowest, waits for both (on the
+    31-province graph of benchmarks/compare.py: CSV 41 s after ready, store STORE_FIGURE, XLSX XLSX_FIGURE)."""
     if kg.store is None:
         return
+    _publish_tables(kg, settings, ("csv",))
+    store_cache.write(kg, settings)
+    _publish_tables(kg, settings, ("xlsx",))
+
+
+def _publish_tables(kg, settings, extensions: tuple[str, ...]) -> None:
+    """:func:`tables.publish_rulings` in ``extensions``; a failure is logged (the tables are then built live)."""
     started = time.perf_counter()
     try:
-        tables.publish_rulings(lambda text: run.run(kg.store, text), settings, kg.version)
-    except (OSError, ValueError, ShiquanError):  # the tables are streamed live instead
-        log.exception("the tables of every ruling could not be written; /download/rulings.* streams them live")
+        tables.publish_rulings(lambda text: run.run(kg.store, text), settings, kg.version, extensions)
+    except (OSError, ValueError, ShiquanError):
+        log.exception("the tables of every ruling could not be written; /download/rulings.* builds them live")
     else:
-        log.info("wrote the tables of every ruling of version %s in %.1f s", kg.version, time.perf_counter() - started)
-    store_cache.write(kg, settings)
+        log.info("wrote the %s tables of every ruling of version %s in %.1f s", "/".join(extensions), kg.version,
+                 time.perf_counter() - started)
 
 
 def _kept_dataset(settings, progress=None, *, entry: store_cache.Entry) -> loading.KnowledgeGraph:
