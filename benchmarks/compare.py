@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
+import io
 import json
 import shutil
 import statistics
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--downloads", type=int, default=3, help="downloads of the published CSV (median)")
+    parser.add_argument("--compare-xlsx", action="store_true",
+                        help="also download each published XLSX and the live one (tables moved aside) and compare their "
+                             "cells with openpyxl (the live XLSX is built whole in memory: use it on small graphs)")
     parser.add_argument("--store-cache", action="store_true",
                         help="keep the prepared store in DIR/stores (emptied first), as `shiquan serve` does by default, "
                              "and print when it is written (the kept child writes it between the CSV and the XLSX)")
@@ -125,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"store cache written s (after ready): {written.seconds('store'):.1f}")
             print(f"tables written s (after ready): xlsx {written.seconds('xlsx'):.1f}")
         live(server, dumps)
+        if args.compare_xlsx and written is not None:
+            compare_xlsx(server, dumps)
     finally:
         server.stop()
     return 0
@@ -228,6 +234,31 @@ def live(server: Endpoint, dumps: Path) -> None:
     print(f"server PSS MB before/peak during the live stream: {before:.0f} / {max(samples):.0f}")
     if PUBLISHED:
         print(f"rulings csv live and published: {'same bytes' if digest == PUBLISHED['digest'] else 'DIFFERENT'}")
+
+
+def compare_xlsx(server: Endpoint, dumps: Path) -> None:
+    """Each language's published XLSX against the one built live (the published tables moved aside), cell by cell."""
+    import openpyxl
+
+    def cells(path: str) -> list[tuple]:
+        conn = connect(server.port, timeout_s=600)
+        conn.request("GET", path)
+        body = conn.getresponse().read()
+        book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+        return [tuple(row) for row in book["rulings"].iter_rows(values_only=True)]
+
+    for lang in ("zh", "en"):
+        path = f"/download/rulings.xlsx?lang={lang}"
+        published = cells(path)
+        folder = published_folder(dumps, "xlsx")
+        aside = folder.with_name("aside-" + folder.name)
+        folder.rename(aside)
+        try:
+            built = cells(path)
+        finally:
+            aside.rename(folder)
+        same = "same cells" if published == built else "DIFFERENT"
+        print(f"rulings xlsx {lang} live and published: {same} ({len(published) - 1} rulings)")
 
 
 if __name__ == "__main__":

@@ -181,7 +181,8 @@ def test_a_server_started_from_the_store_cache_writes_the_tables_once_in_memory(
     settings = {"DATA_PATHS": [str(DATA)], "WORKERS": 1, "DUMPS_DIR": str(tmp_path / "dumps"),
                 "STORE_CACHE_DIR": str(tmp_path / "stores")}
     with app_with(**settings) as app:
-        wait_for(lambda: store_cache.find(app.extensions["shiquan"].settings), "the kept store")
+        wait_for(lambda: published(app, "en", "xlsx"), "the XLSX tables, written after the kept store")
+        assert store_cache.find(app.extensions["shiquan"].settings)
         for extension in tables.TABLE_EXTENSIONS:  # as if the first server had stopped before writing them
             shutil.rmtree(published(app, "zh", extension).path.parent)
     with app_with(**settings) as app:
