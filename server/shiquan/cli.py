@@ -530,9 +530,11 @@ def rulings_command(lang: str, fmt: str, output: Path | None, data_paths: tuple[
             return
         with output.open("wb") as out:
             tables.rulings_table(config.settings(overrides), lang, fmt, out)
-    except ShiquanError as exc:
-        _fail(exc)
-    except OSError as exc:
+    except (ShiquanError, OSError) as exc:
+        if output is not None:
+            output.unlink(missing_ok=True)  # no half-written table left behind
+        if isinstance(exc, ShiquanError):
+            _fail(exc)
         click.echo(f"shiquan: cannot write {output}: {exc.strerror}", err=True)
         sys.exit(2)
 

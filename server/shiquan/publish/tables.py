@@ -11,6 +11,7 @@ whole graph's download and the CLI; :mod:`compare` gives its own lines to the sa
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -176,20 +177,24 @@ def ruling_filename(lang: str, extension: str) -> str:
 def rulings_folder(settings: Mapping[str, Any], version: str, extension: str) -> Path:
     """DUMPS_DIR/<version>-rulings-<code>-<extension>: the tables of one format, in each language; ``code`` hashes
     the code that reads and writes them."""
-    code = hashlib.sha256(Path(rulings.__file__).read_bytes() + Path(__file__).read_bytes()
+    return export.dumps_dir(settings) / f"{version}-rulings-{_code()}-{extension}"
+
+
+@functools.cache
+def _code() -> str:
+    return hashlib.sha256(Path(rulings.__file__).read_bytes() + Path(__file__).read_bytes()
                           + TABLES_LAYOUT.encode()).hexdigest()[:8]
-    return export.dumps_dir(settings) / f"{version}-rulings-{code}-{extension}"
 
 
 def _read_tables(folder: Path) -> dict[tuple[str, str], TableFile] | None:
-    """The tables a whole folder holds by (language, extension), None when it is not there or not whole (a file
-    missing, or not of the size its manifest gives)."""
+    """The tables a whole folder holds by (language, extension), None when it is not there or not whole (a language
+    or a file missing, or a file not of the size its manifest gives)."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         found = {(t["lang"], t["extension"]): TableFile(folder / t["filename"], manifest["version"], t["lang"],
                                                          t["extension"], t["size"], t["sha256"])
                  for t in manifest["tables"]}
-        if all(t.path.stat().st_size == t.size for t in found.values()):
+        if {lang for lang, _ in found} == set(LANGS) and all(t.path.stat().st_size == t.size for t in found.values()):
             return found
     except (OSError, ValueError, KeyError, TypeError):
         pass
