@@ -1,6 +1,6 @@
 """The researcher's pages over the core (publish.plans, publish.compare, publish.tables, publish.search): /plans,
 /compare, /search and the table of every ruling (/download/rulings.csv, .xlsx). Every fact comes from the workers
-(``runtime().answer``)."""
+(``runtime().answer``), or from the files of the tables published for the served version (DUMPS_DIR)."""
 
 from __future__ import annotations
 
