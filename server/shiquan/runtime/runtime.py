@@ -82,8 +82,8 @@ def _kept_job(kg, settings):
     Nothing runs over a kept store served from disk (``kg.store`` None): the dataset moved to memory afterwards
     (Runtime._to_memory) has a keeper, and a kept child, of its own. In that order the first CSV download waits for
     the CSV alone and a restart for the CSV and the store, while the XLSX, the slowest, waits for both (on the
-    31-province graph of benchmarks/compare.py, load average 3-5: the CSV 41 s after ready; with the store kept
-    between, in a run beside tests, CSV 75 s, store 181 s, XLSX 341 s; XLSX 211 s with no store kept)."""
+    31-province graph of benchmarks/compare.py, 190,570 rulings, at load averages of 3 to 8: the CSV 41-53 s after
+    ready, the store 181-185 s, the XLSX 341-569 s; 211 s with no store kept)."""
     if kg.store is None:
         return
     _publish_tables(kg, settings, ("csv",))
