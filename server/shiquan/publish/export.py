@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,9 @@ from rdflib import OWL, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF
 
 from shiquan import formats
-from shiquan.graph import loading
+from shiquan.graph import loading, store_cache
 from shiquan.publish.description import SD, VOID, W3C
-from shiquan.errors import BadInput, BadRequest
+from shiquan.errors import BadInput, BadRequest, ShiquanError
 from shiquan.vocab import ID, INFERENCES_GRAPH, ONTOLOGY_GRAPH, ONTOLOGY_IRI, PREFIXES
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
@@ -404,17 +405,24 @@ def as_stated(kg: loading.KnowledgeGraph, config: Mapping[str, Any]) -> dict[str
 
     The store keeps numbers in canonical form ("60.0" as "60", xsd:positiveInteger
     as xsd:integer), which is fine for queries but not for dumps and copies: so
-    the files' graphs are parsed again here, and only the inferences come from
+    the files' graphs are parsed again here (:func:`_stated`), and only the inferences come from
     the store. Raises BadInput for a file that changed since.
     """
+    graphs = _stated(config)
+    inferred = str(INFERENCES_GRAPH)
+    graphs[inferred] = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(inferred))
+    return graphs
+
+
+def _stated(config: Mapping[str, Any]) -> dict[str, bytes]:
+    """The graphs of the ontology and data files of ``config`` as N-Triples, each triple once, literals as
+    written, parsed strictly. Raises BadInput naming the file and line of the first error."""
     quads: dict[str, list[ox.Triple]] = {}
     for path, graph, fmt in loading.plan(config):
         for name, triple in loading.read_quads(path, graph, fmt):
             quads.setdefault(name, []).append(triple)
-    graphs = {name: ox.serialize(list(dict.fromkeys(triples)), format=ox.RdfFormat.N_TRIPLES) for name, triples in quads.items()}
-    inferred = str(INFERENCES_GRAPH)
-    graphs[inferred] = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(inferred))
-    return graphs
+    return {name: ox.serialize(list(dict.fromkeys(triples)), format=ox.RdfFormat.N_TRIPLES)
+            for name, triples in quads.items()}
 
 
 def assembled(config: Mapping[str, Any], kg: loading.KnowledgeGraph | None = None) -> Assembled:
@@ -464,7 +472,13 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], processes: 
     half-written folder is never seen (it is renamed into place). Raises BadInput when DUMPS_DIR cannot be
     written or a file changed since ``kg`` was loaded.
     """
-    folder = _folder(settings, kg.version)
+    return _publish(settings, kg.version, lambda: assembled(settings, kg), processes)
+
+
+def _publish(settings: Mapping[str, Any], version: str, ready: Callable[[], Assembled], processes: int) -> Published:
+    """:func:`publish` of the dataset of ``version``, assembled by ``ready`` when its dumps are not written yet.
+    Raises BadInput when DUMPS_DIR cannot be written; what ``ready`` raises."""
+    folder = _folder(settings, version)
     found = _read_manifest(folder)
     if found is not None:
         return found
@@ -474,7 +488,7 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], processes: 
             fcntl.flock(lock, fcntl.LOCK_EX)
             found = _read_manifest(folder)
             if found is None:
-                _write(kg, settings, folder, processes)
+                _write(ready(), folder, processes)
                 found = _read_manifest(folder)
     except OSError as exc:
         raise BadInput(f"cannot write the dumps: {exc.strerror}", str(folder)) from exc
@@ -482,9 +496,8 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], processes: 
     return found
 
 
-def _write(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], folder: Path, processes: int) -> None:
-    """Render every dump of ``kg`` into a new folder, then rename it to ``folder``. Raises OSError."""
-    ready = assembled(settings, kg)
+def _write(ready: Assembled, folder: Path, processes: int) -> None:
+    """Render every dump of ``ready`` into a new folder, then rename it to ``folder``. Raises OSError."""
     ordered = canonical(ready.ntriples)
     nquads = ordered.nquads()
     work = Path(tempfile.mkdtemp(prefix=".writing-", dir=folder.parent))
@@ -549,11 +562,95 @@ def _render_file(name: str, job: _Job | None = None) -> tuple[dict[str, Any], se
 
 def published(settings: Mapping[str, Any]) -> Published:
     """The dumps of the dataset ``settings`` name, in process (the command line and tests): read from DUMPS_DIR
-    when this version was published before, else built from a new store, in two processes. Raises as
-    :func:`publish` and
-    :func:`loading.build_store`."""
-    found = _read_manifest(_folder(settings, loading.version_of(_inputs(settings))))
-    return found if found is not None else publish(loading.build_store(settings), settings, processes=2)
+    when this version was published before, else built cold (:func:`_cold`), rendered in two processes. Raises
+    as :func:`publish` and :func:`loading.build_store`."""
+    with _Inferring(settings) as inferring:  # started at once: it needs seconds, the version below a few
+        version = loading.version_of(_inputs(settings))
+        return _publish(settings, version, lambda: _cold(settings, version, inferring), processes=2)
+
+
+def _cold(settings: Mapping[str, Any], version: str, inferring: _Inferring) -> Assembled:
+    """What :func:`assembled` gives, without a store in this process: the files parsed strictly here while a
+    forked process loads them into a store and infers (:class:`_Inferring`), on the other core. Raises
+    BadInput for a bad file, InconsistentGraph for inconsistent data."""
+    for path, graph, fmt in loading.plan(settings):
+        if loading.format_for(path, fmt) == "json-ld":  # as loading.check_file: remote contexts, nesting, JSON errors
+            loading.parse_bytes(path.read_bytes(), "json-ld", str(path), URIRef(graph))
+    graphs = _stated(settings)
+    inferred, counts = inferring.result()
+    graphs[str(INFERENCES_GRAPH)] = inferred
+    return Assembled(graphs, counts, version)
+
+
+class _Inferring:
+    """The store's part of a cold export, in a forked process while this one reads the files: the inferences
+    graph as N-Triples and the triples per graph, from a kept store of this dataset (graph.store_cache) when there
+    is one, else from a new store filled with the files and inferred. Use as a context manager: leaving it ends
+    the process."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._answers, answer = context.Pipe(duplex=False)
+        self._process = context.Process(target=_inferring_main, args=(dict(settings), answer), daemon=True)
+        self._process.start()
+        answer.close()
+
+    def __enter__(self) -> _Inferring:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._answers.close()
+
+    def result(self) -> tuple[bytes, dict[str, int]]:
+        """(the inferences graph as N-Triples, triples per graph). Raises what the process raised (BadInput,
+        InconsistentGraph), ShiquanError when it died."""
+        try:
+            status, value = self._answers.recv()
+            if status == "error":
+                raise value
+            return self._answers.recv_bytes(), value
+        except EOFError:
+            self._process.join()
+            raise ShiquanError(f"preparing the store failed (exit code {self._process.exitcode})") from None
+
+
+def _inferring_main(settings: dict[str, Any], answer: Connection) -> None:
+    """The process of :class:`_Inferring`: sends ("ok", counts) then the inferences' bytes, or ("error", exc)."""
+    try:
+        entry = store_cache.find(settings)
+        if entry is not None:
+            store, counts = ox.Store.read_only(entry.store), entry.counts
+        else:
+            store, counts = _inferred_store(settings)
+        data = store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(INFERENCES_GRAPH)))
+    except ShiquanError as exc:
+        answer.send(("error", exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - crosses to the parent as what it is
+        answer.send(("error", ShiquanError(f"preparing the store failed: {exc!r}")))
+        return
+    answer.send(("ok", counts))
+    answer.send_bytes(data)
+
+
+def _inferred_store(settings: Mapping[str, Any]) -> tuple[ox.Store, dict[str, int]]:
+    """A store filled with the files of ``settings`` as loading.fill fills it, and the triples per graph, but
+    read leniently and without fill's checking process: :func:`_cold` parses every file strictly meanwhile.
+    Raises BadInput, InconsistentGraph."""
+    store = ox.Store()
+    for path, graph, fmt in loading.plan(settings):
+        name = loading.format_for(path, fmt)
+        try:
+            store.load(path=str(path), format=loading.PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph),
+                       lenient=True)
+        except (SyntaxError, ValueError) as exc:
+            raise loading.bad_rdf(exc, name, str(path), path.read_bytes) from exc
+    loading.infer_in(store, settings)
+    query = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+    return store, {row[0].value: int(row[1].value) for row in store.query(query)}
 
 
 def dump_file(settings: Mapping[str, Any], fmt: str) -> Dump:
