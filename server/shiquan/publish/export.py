@@ -168,9 +168,7 @@ class Canonical:
 
     def nquads(self) -> bytes:
         """Every quad as N-Quads, in canonical order."""
-        return b"".join(
-            _unmark(lines).replace(b" .\n", f" <{name}> .\n".encode()) for name, lines in self.graphs
-        )  # a raw newline only ever ends a line, so " .\n" is the end of each triple
+        return b"".join(_quads(name, lines) for name, lines in self.graphs)
 
     def union(self) -> bytes:
         """The distinct triples of all graphs as N-Triples, in canonical order."""
@@ -179,17 +177,35 @@ class Canonical:
         return _unmark(list(dict.fromkeys(lines)))
 
 
+def _quads(name: str, lines: list[bytes]) -> bytes:
+    """The lines of graph ``name`` (see :func:`_mark_types`) as N-Quads."""
+    # a raw newline only ever ends a line, so " .\n" is the end of each triple
+    return _unmark(lines).replace(b" .\n", f" <{name}> .\n".encode())
+
+
 def canonical(ntriples: Mapping[str, bytes]) -> Canonical:
     """Named graphs given as N-Triples ({graph IRI: bytes}) in canonical order (see :class:`Canonical`)."""
-    if any(b"_:" in data for data in ntriples.values()):
+    if _has_blank_nodes(ntriples.values()):
         ntriples = _relabelled(ntriples)
-    graphs = []
-    for name in sorted(ntriples, key=lambda name: f"<{name}>"):
-        lines = _mark_types(ntriples[name]).split(b"\n")
-        lines.pop()
-        lines.sort()
-        graphs.append((name, lines))
-    return Canonical(graphs)
+    return Canonical(_in_order({name: _sorted(data) for name, data in ntriples.items()}))
+
+
+def _has_blank_nodes(ntriples: Iterable[bytes]) -> bool:
+    """Whether some graph may hold a blank node (then all are relabelled together, see :func:`_relabelled`)."""
+    return any(b"_:" in data for data in ntriples)
+
+
+def _sorted(ntriples: bytes) -> list[bytes]:
+    """The lines of one graph's N-Triples, rdf:type marked (:func:`_mark_types`), sorted."""
+    lines = _mark_types(ntriples).split(b"\n")
+    lines.pop()
+    lines.sort()
+    return lines
+
+
+def _in_order(graphs: Mapping[str, list[bytes]]) -> list[tuple[str, list[bytes]]]:
+    """``graphs`` ({name: lines}) in canonical order, by "<name>" (so that <g-2> comes before <g>)."""
+    return [(name, graphs[name]) for name in sorted(graphs, key=lambda name: f"<{name}>")]
 
 
 def _relabelled(ntriples: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -472,10 +488,10 @@ def publish(kg: loading.KnowledgeGraph, settings: Mapping[str, Any], processes: 
     half-written folder is never seen (it is renamed into place). Raises BadInput when DUMPS_DIR cannot be
     written or a file changed since ``kg`` was loaded.
     """
-    return _publish(settings, kg.version, lambda: assembled(settings, kg), processes)
+    return _publish(settings, kg.version, lambda: _ordered(assembled(settings, kg)), processes)
 
 
-def _publish(settings: Mapping[str, Any], version: str, ready: Callable[[], Assembled], processes: int) -> Published:
+def _publish(settings: Mapping[str, Any], version: str, ready: Callable[[], _Ordered], processes: int) -> Published:
     """:func:`publish` of the dataset of ``version``, assembled by ``ready`` when its dumps are not written yet.
     Raises BadInput when DUMPS_DIR cannot be written; what ``ready`` raises."""
     folder = _folder(settings, version)
@@ -496,13 +512,30 @@ def _publish(settings: Mapping[str, Any], version: str, ready: Callable[[], Asse
     return found
 
 
-def _write(ready: Assembled, folder: Path, processes: int) -> None:
-    """Render every dump of ``ready`` into a new folder, then rename it to ``folder``. Raises OSError."""
+@dataclass(frozen=True)
+class _Ordered:
+    """Assembled data in canonical order, with its N-Quads and the prefixes they use: what the dumps are rendered
+    from."""
+
+    ready: Assembled
+    ordered: Canonical
+    nquads: bytes
+    prefixes: dict[str, str]
+
+
+def _ordered(ready: Assembled) -> _Ordered:
+    """``ready`` in canonical order, with its N-Quads and prefixes."""
     ordered = canonical(ready.ntriples)
     nquads = ordered.nquads()
+    return _Ordered(ready, ordered, nquads, _prefixes(nquads))
+
+
+def _write(source: _Ordered, folder: Path, processes: int) -> None:
+    """Render every dump of ``source`` into a new folder, then rename it to ``folder``. Raises OSError."""
+    ready = source.ready
     work = Path(tempfile.mkdtemp(prefix=".writing-", dir=folder.parent))
     try:
-        written = _render_files(_Job(ordered, nquads, _prefixes(nquads), work), processes)
+        written = _render_files(_Job(source.ordered, source.nquads, source.prefixes, work), processes)
         info, iri = _ontology_version(ready)
         manifest = {"version": ready.version, "counts": ready.counts, "ontologyVersion": info,
                     "ontologyVersionIRI": iri, "vocabularies": _vocabularies(written["jsonld"][1]),
@@ -569,17 +602,33 @@ def published(settings: Mapping[str, Any]) -> Published:
         return _publish(settings, version, lambda: _cold(settings, version, inferring), processes=2)
 
 
-def _cold(settings: Mapping[str, Any], version: str, inferring: _Inferring) -> Assembled:
-    """What :func:`assembled` gives, without a store in this process: the files parsed strictly here while a
-    forked process loads them into a store and infers (:class:`_Inferring`), on the other core. Raises
-    BadInput for a bad file, InconsistentGraph for inconsistent data."""
+def _cold(settings: Mapping[str, Any], version: str, inferring: _Inferring) -> _Ordered:
+    """What :func:`_ordered` makes of :func:`assembled`, without a store in this process: the files are parsed
+    strictly, sorted and written as N-Quads here while a forked process loads them into a store and infers
+    (:class:`_Inferring`), on the other core; then the inferences join them. Raises BadInput for a bad file,
+    InconsistentGraph for inconsistent data."""
     for path, graph, fmt in loading.plan(settings):
         if loading.format_for(path, fmt) == "json-ld":  # as loading.check_file: remote contexts, nesting, JSON errors
             loading.parse_bytes(path.read_bytes(), "json-ld", str(path), URIRef(graph))
-    graphs = _stated(settings)
+    inferences = str(INFERENCES_GRAPH)
+    stated = _stated(settings)
+    stated.pop(inferences, None)  # the store's inferences stand for a graph of that name in the files
+    if _has_blank_nodes(stated.values()):  # labelled across all graphs: once the inferences are there
+        inferred, counts = inferring.result()
+        return _ordered(Assembled({**stated, inferences: inferred}, counts, version))
+    graphs = {name: _sorted(data) for name, data in stated.items()}
+    quads = {name: _quads(name, lines) for name, lines in graphs.items()}
+    prefixes = _prefixes(b"".join(quads.values()))
     inferred, counts = inferring.result()
-    graphs[str(INFERENCES_GRAPH)] = inferred
-    return Assembled(graphs, counts, version)
+    ready = Assembled({**stated, inferences: inferred}, counts, version)
+    if _has_blank_nodes([inferred]):
+        return _ordered(ready)
+    graphs[inferences] = _sorted(inferred)
+    quads[inferences] = _quads(inferences, graphs[inferences])
+    prefixes.update(_prefixes(quads[inferences]))  # a prefix is used when some graph uses it
+    ordered = Canonical(_in_order(graphs))
+    nquads = b"".join(quads.pop(name) for name, _lines in ordered.graphs)
+    return _Ordered(ready, ordered, nquads, {p: ns for p, ns in PREFIXES.items() if p in prefixes})
 
 
 class _Inferring:
