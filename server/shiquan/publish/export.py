@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
+import itertools
 import json
 import multiprocessing
+import operator
 import os
 import re
 import shutil
@@ -174,7 +177,8 @@ class Canonical:
         """The distinct triples of all graphs as N-Triples, in canonical order."""
         lines = [line for _name, graph in self.graphs for line in graph]
         lines.sort()  # sorted runs, merged
-        return _unmark(list(dict.fromkeys(lines)))
+        # equal lines are neighbours once sorted: national3's 0.89 M lines in 0.18 s, against 0.53 s with a dict
+        return _unmark(list(map(operator.itemgetter(0), itertools.groupby(lines))))
 
 
 def _quads(name: str, lines: list[bytes]) -> bytes:
@@ -237,22 +241,24 @@ def _iris(quads: Iterable[ox.Quad]) -> Iterable[str]:
 _IMPLICIT = {PREFIXES["xsd"]: [b'" <'], PREFIXES["rdf"]: [b'"@']}
 
 
-def _prefixes(nquads: bytes) -> dict[str, str]:
-    """The project prefixes that some IRI of ``nquads`` (N-Quads) starts with, in PREFIXES order.
+def _prefixes(nquads: Iterable[bytes]) -> dict[str, str]:
+    """The project prefixes that some IRI of ``nquads`` (N-Quads, in pieces of whole lines) starts with, in
+    PREFIXES order.
 
     Every prefix ends with "#" or "/", so an IRI starting with one is in its namespace. A candidate place in the
     bytes is confirmed by parsing its line (it may be inside a literal)."""
-    def uses(namespace: str) -> bool:
+    def uses(namespace: str, piece: bytes) -> bool:
         for marker in [b"<" + namespace.encode(), *_IMPLICIT.get(namespace, [])]:
-            at = nquads.find(marker)
+            at = piece.find(marker)
             while at >= 0:
-                line = nquads[nquads.rfind(b"\n", 0, at) + 1:nquads.find(b"\n", at) + 1]
+                line = piece[piece.rfind(b"\n", 0, at) + 1:piece.find(b"\n", at) + 1]
                 if any(iri.startswith(namespace) for iri in _iris(ox.parse(line, format=ox.RdfFormat.N_QUADS))):
                     return True
-                at = nquads.find(marker, at + 1)
+                at = piece.find(marker, at + 1)
         return False
 
-    return {p: ns for p, ns in PREFIXES.items() if uses(ns)}
+    pieces = list(nquads)
+    return {p: ns for p, ns in PREFIXES.items() if any(uses(ns, piece) for piece in pieces)}
 
 
 def _shortener(prefixes: Mapping[str, str]) -> Callable[[bytes], bytes]:
@@ -383,20 +389,44 @@ def render(ntriples: Mapping[str, bytes], fmt: str) -> bytes:
                  for g, data in ntriples.items()}  # one triple a line, as pyoxigraph writes them
     ordered = canonical(rewritten)
     nquads = ordered.nquads()
-    return _render(ordered, nquads, _prefixes(nquads), name)
+    return b"".join(_render(ordered, [nquads], _prefixes([nquads]), name))
 
 
-def _render(ordered: Canonical, nquads: bytes, prefixes: dict[str, str], name: str) -> bytes:
-    """Dump ``name`` of ``ordered``, whose N-Quads are ``nquads``."""
+def _render(ordered: Canonical, nquads: list[bytes], prefixes: dict[str, str], name: str) -> list[bytes]:
+    """Dump ``name`` of ``ordered``, whose N-Quads are the pieces ``nquads``, in pieces (never joined: national17's
+    N-Quads are 1.3 GB)."""
     if name == "nquads":
         return nquads
     if name == "turtle":
         triples = ox.parse(ordered.union(), format=ox.RdfFormat.N_TRIPLES, lenient=True)
-        return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+        return [ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes)]
     if name == "jsonld":  # pyoxigraph 0.5 writes expanded JSON-LD and ignores prefixes
-        return _jsonld(ordered, prefixes)[0]
-    quads = ox.parse(nquads, format=ox.RdfFormat.N_QUADS, lenient=True)  # pyoxigraph wrote them: no need to check
-    return ox.serialize(quads, format=FORMATS[name].rdf_format, prefixes=prefixes)
+        return [_jsonld(ordered, prefixes)[0]]
+    # pyoxigraph wrote them: no need to check
+    quads = ox.parse(input=_Pieces(nquads), format=ox.RdfFormat.N_QUADS, lenient=True)
+    return [ox.serialize(quads, format=FORMATS[name].rdf_format, prefixes=prefixes)]
+
+
+class _Pieces(io.RawIOBase):
+    """A binary stream reading ``pieces`` one after the other, without joining them."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        super().__init__()
+        self._pieces, self._index, self._at = pieces, 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._index < len(self._pieces) and self._at == len(self._pieces[self._index]):
+            self._index, self._at = self._index + 1, 0
+        if self._index == len(self._pieces):
+            return 0
+        piece = self._pieces[self._index]
+        size = min(len(buffer), len(piece) - self._at)
+        buffer[:size] = piece[self._at:self._at + size]
+        self._at += size
+        return size
 
 
 _CACHE: dict[tuple, Assembled] = {}
@@ -519,14 +549,14 @@ class _Ordered:
 
     ready: Assembled
     ordered: Canonical
-    nquads: bytes
+    nquads: list[bytes]  # each graph's, in order
     prefixes: dict[str, str]
 
 
 def _ordered(ready: Assembled) -> _Ordered:
     """``ready`` in canonical order, with its N-Quads and prefixes."""
     ordered = canonical(ready.ntriples)
-    nquads = ordered.nquads()
+    nquads = [_quads(name, lines) for name, lines in ordered.graphs]
     return _Ordered(ready, ordered, nquads, _prefixes(nquads))
 
 
@@ -551,7 +581,7 @@ class _Job:
     """What every dump is rendered from, and the folder they are written to."""
 
     ordered: Canonical
-    nquads: bytes
+    nquads: list[bytes]
     prefixes: dict[str, str]
     folder: Path
 
@@ -585,12 +615,17 @@ def _render_file(name: str, job: _Job | None = None) -> tuple[dict[str, Any], se
     used: set[str] = set()
     if name == "jsonld":
         data, used = _jsonld(job.ordered, job.prefixes)
+        pieces = [data]
     else:
-        data = _render(job.ordered, job.nquads, job.prefixes, name)
+        pieces = _render(job.ordered, job.nquads, job.prefixes, name)
     filename = f"shiquan.{FORMATS[name].extension}"
-    (job.folder / filename).write_bytes(data)
-    entry = {"format": name, "filename": filename, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    return entry, used
+    digest, size = hashlib.sha256(), 0
+    with open(job.folder / filename, "wb") as out:
+        for piece in pieces:
+            out.write(piece)
+            digest.update(piece)
+            size += len(piece)
+    return {"format": name, "filename": filename, "size": size, "sha256": digest.hexdigest()}, used
 
 
 def published(settings: Mapping[str, Any]) -> Published:
@@ -618,16 +653,16 @@ def _cold(settings: Mapping[str, Any], version: str, inferring: _Inferring) -> _
         return _ordered(Assembled({**stated, inferences: inferred}, counts, version))
     graphs = {name: _sorted(data) for name, data in stated.items()}
     quads = {name: _quads(name, lines) for name, lines in graphs.items()}
-    prefixes = _prefixes(b"".join(quads.values()))
+    prefixes = _prefixes(quads.values())
     inferred, counts = inferring.result()
     ready = Assembled({**stated, inferences: inferred}, counts, version)
     if _has_blank_nodes([inferred]):
         return _ordered(ready)
     graphs[inferences] = _sorted(inferred)
     quads[inferences] = _quads(inferences, graphs[inferences])
-    prefixes.update(_prefixes(quads[inferences]))  # a prefix is used when some graph uses it
+    prefixes.update(_prefixes([quads[inferences]]))  # a prefix is used when some graph uses it
     ordered = Canonical(_in_order(graphs))
-    nquads = b"".join(quads.pop(name) for name, _lines in ordered.graphs)
+    nquads = [quads[name] for name, _lines in ordered.graphs]
     return _Ordered(ready, ordered, nquads, {p: ns for p, ns in PREFIXES.items() if p in prefixes})
 
 
