@@ -139,6 +139,7 @@ def format_name(fmt: str) -> str:
 # ever stands for rdf:type.
 _TYPE_PREDICATE = b" <" + str(RDF.type).encode() + b"> "
 _TYPE_FIRST = b" \x01 "
+_TYPE_MARK, _TYPE_IRI = _TYPE_FIRST[1:-1], _TYPE_PREDICATE[2:-2]  # rdf:type as a marked predicate, and its IRI
 
 
 def _mark_types(ntriples: bytes) -> bytes:
@@ -269,10 +270,10 @@ def _shortener(prefixes: Mapping[str, str]) -> Callable[[bytes], bytes]:
     cache: dict[bytes, bytes] = {}
 
     def short(iri: bytes) -> bytes:
-        if not iri.startswith(namespaces):
-            return iri
-        found = cache.get(iri)
+        found = cache.get(iri)  # first: most IRIs met are predicates, classes and shared objects
         if found is None:
+            if not iri.startswith(namespaces):
+                return iri
             found = next((p + iri[len(ns):] for p, ns in pairs if iri.startswith(ns) and iri != ns), iri)
             if len(cache) < 100_000:  # predicates, classes and shared objects, not every IRI
                 cache[iri] = found
@@ -328,11 +329,11 @@ def _jsonld_node(subject: bytes, groups: list[tuple[bytes, list[bytes]]], short:
     ``texts`` keeps the text of values met before (IRIs mostly: classes, levels, matters)."""
     parts = [b'    {\n     "@id": "', _node_id(subject, short), b'"']
     for predicate, objects in groups:
-        if predicate == _TYPE_FIRST[1:-1] and not any(o.startswith(b'"') for o in objects):
+        if predicate == _TYPE_MARK and not any(o.startswith(b'"') for o in objects):
             values = [b'"' + _node_id(o, short) + b'"' for o in objects]
             parts += [b',\n     "@type": [\n      ', b",\n      ".join(values), b"\n     ]"]
         else:
-            iri = _TYPE_PREDICATE[2:-2] if predicate == _TYPE_FIRST[1:-1] else predicate[1:-1]
+            iri = _TYPE_IRI if predicate == _TYPE_MARK else predicate[1:-1]
             values = [texts.get(o) or _jsonld_text(o, short, texts) for o in objects]
             parts += [b',\n     "', short(iri), b'": [\n      ', b",\n      ".join(values), b"\n     ]"]
     parts.append(b"\n    }")
@@ -356,7 +357,7 @@ def _jsonld_graph(name: str, lines: list[bytes], short: Callable[[bytes], bytes]
             groups.append((p, objects))
             used.add(p)
         objects.append(o)
-        if p == _TYPE_FIRST[1:-1] and o.startswith(b"<"):
+        if p == _TYPE_MARK and o.startswith(b"<"):
             used.add(o)
     nodes.append(_jsonld_node(subject, groups, short, texts))
     head = b'  {\n   "@id": "' + short(name.encode()) + b'",\n   "@graph": [\n'
@@ -375,7 +376,7 @@ def _jsonld(ordered: Canonical, prefixes: Mapping[str, str]) -> tuple[bytes, set
     graphs = [_jsonld_graph(name, lines, short, used, texts) for name, lines in ordered.graphs if lines]
     context = json.dumps({"@context": dict(prefixes)}, ensure_ascii=False, indent=1)[:-2]
     body = b' "@graph": [\n' + b",\n".join(graphs) + b"\n ]\n}\n" if graphs else b' "@graph": []\n}\n'
-    iris = {(_TYPE_PREDICATE[2:-2] if iri == _TYPE_FIRST[1:-1] else iri[1:-1]).decode() for iri in used}
+    iris = {(_TYPE_IRI if iri == _TYPE_MARK else iri[1:-1]).decode() for iri in used}
     return context.encode() + b",\n" + body, iris
 
 
@@ -466,7 +467,10 @@ def _stated(config: Mapping[str, Any]) -> dict[str, bytes]:
     quads: dict[str, list[ox.Triple]] = {}
     for path, graph, fmt in loading.plan(config):
         for name, triple in loading.read_quads(path, graph, fmt):
-            quads.setdefault(name, []).append(triple)
+            triples = quads.get(name)
+            if triples is None:
+                triples = quads[name] = []
+            triples.append(triple)
     return {name: ox.serialize(list(dict.fromkeys(triples)), format=ox.RdfFormat.N_TRIPLES)
             for name, triples in quads.items()}
 
