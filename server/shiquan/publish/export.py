@@ -174,12 +174,16 @@ class Canonical:
         """Every quad as N-Quads, in canonical order."""
         return b"".join(_quads(name, lines) for name, lines in self.graphs)
 
-    def union(self) -> bytes:
-        """The distinct triples of all graphs as N-Triples, in canonical order."""
+    def union(self) -> list[bytes]:
+        """The distinct triples of all graphs as N-Triples, in canonical order, in pieces of whole lines."""
         lines = [line for _name, graph in self.graphs for line in graph]
         lines.sort()  # sorted runs, merged
         # equal lines are neighbours once sorted: national3's 0.89 M lines in 0.18 s, against 0.53 s with a dict
-        return _unmark(list(map(operator.itemgetter(0), itertools.groupby(lines))))
+        lines = list(map(operator.itemgetter(0), itertools.groupby(lines)))
+        return [_unmark(lines[at:at + _PIECE]) for at in range(0, len(lines), _PIECE)]
+
+
+_PIECE = 1 << 16  # lines in a piece of the union: never one object of 1.3 GB (national17)
 
 
 def _quads(name: str, lines: list[bytes]) -> bytes:
@@ -399,7 +403,7 @@ def _render(ordered: Canonical, nquads: list[bytes], prefixes: dict[str, str], n
     if name == "nquads":
         return nquads
     if name == "turtle":
-        triples = ox.parse(ordered.union(), format=ox.RdfFormat.N_TRIPLES, lenient=True)
+        triples = ox.parse(input=_Pieces(ordered.union()), format=ox.RdfFormat.N_TRIPLES, lenient=True)
         return [ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes)]
     if name == "jsonld":  # pyoxigraph 0.5 writes expanded JSON-LD and ignores prefixes
         return [_jsonld(ordered, prefixes)[0]]
