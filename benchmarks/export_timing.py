@@ -37,9 +37,10 @@ def sha256(path: Path) -> str:
 
 
 def digests(dumps: Path) -> dict[str, str]:
-    """The SHA-256 of each dump file in the one version folder of ``dumps``."""
-    (folder,) = [p for p in dumps.iterdir() if p.is_dir()]
-    return {name: sha256(folder / name) for name in FILES}
+    """The SHA-256 of each dump file in ``dumps``, a version folder or a DUMPS_DIR holding one."""
+    if not (dumps / FILES[0]).exists():
+        (dumps,) = [p for p in dumps.iterdir() if p.is_dir()]
+    return {name: sha256(dumps / name) for name in FILES}
 
 
 def run(data: Path, work: Path, cache: str) -> tuple[float, dict[str, str]]:
