@@ -1030,12 +1030,15 @@ def prepare_dataset(args: argparse.Namespace, data: Path, work: Path) -> tuple[P
         how = "given with --dataset"
     else:
         dataset = work / "dataset.nq"
-        # An empty DUMPS_DIR: `shiquan export` reuses the dumps of a data version it published before.
+        # An empty DUMPS_DIR: `shiquan export` reuses the dumps of a data version it published before; and no
+        # STORE_CACHE_DIR: it reads the inferences from a kept store of the data when there is one (the cold figure
+        # is the target's).
         dumps = work / "dumps"
         shutil.rmtree(dumps, ignore_errors=True)
         command = shiquan_command("export", "--data", str(data), "-o", str(dataset))
-        say(f"exporting the dataset: SHIQUAN_DUMPS_DIR={dumps} {shlex.join(command)}")
-        seconds = run_logged(command, work / "export.log", "shiquan export", env={"SHIQUAN_DUMPS_DIR": str(dumps)})
+        say(f"exporting the dataset: SHIQUAN_DUMPS_DIR={dumps} SHIQUAN_STORE_CACHE_DIR= {shlex.join(command)}")
+        env = {"SHIQUAN_DUMPS_DIR": str(dumps), "SHIQUAN_STORE_CACHE_DIR": ""}
+        seconds = run_logged(command, work / "export.log", "shiquan export", env=env)
         how = f"shiquan export, {seconds:.1f} s"
     quads = count_lines(dataset)
     digest = hashlib.sha256()

@@ -21,7 +21,7 @@ from rdflib.namespace import DCTERMS
 from shiquan import create_app
 from shiquan.publish import export
 from shiquan.graph import loading
-from shiquan.errors import BadRequest
+from shiquan.errors import BadInput, BadRequest
 
 from .conftest import DATA, ROOT
 
@@ -449,3 +449,50 @@ def test_the_web_process_never_builds_a_store_for_dumps_and_void(monkeypatch, tm
     assert built == []
     dumps = [p for p in tmp_path.iterdir() if p.is_dir() and "-rulings-" not in p.name]  # beside the ruling tables
     assert len(dumps) == 1  # one version, written once
+
+
+def test_export_with_a_kept_store_of_the_data_reads_the_inferences_from_it_and_writes_the_same_files(settings, tmp_path,
+                                                                                                    monkeypatch):
+    """A cold export (graph.store_cache holds no store) loads and infers in a forked process; with a kept store of
+    this data version it reads the inferences and counts from there instead, and the files are the same bytes."""
+    from shiquan.graph import store_cache
+
+    cold = export.published({**settings, "DUMPS_DIR": str(tmp_path / "cold"), "STORE_CACHE_DIR": ""})
+    kept = {**settings, "DUMPS_DIR": str(tmp_path / "kept"), "STORE_CACHE_DIR": str(tmp_path / "stores"), "WORKERS": 1}
+    store_cache.write(loading.build_store(kept), kept)
+    monkeypatch.setattr(export, "_inferred_store", lambda *_args: sys.exit(3))  # the forked process inherits it
+    reused = export.published(kept)
+    assert reused.counts == cold.counts and sum(cold.counts.values()) > 0
+    assert {name: d.sha256 for name, d in reused.dumps.items()} == {name: d.sha256 for name, d in cold.dumps.items()}
+    assert all(d.data == cold.dumps[name].data for name, d in reused.dumps.items())
+
+
+def test_export_of_a_bad_file_names_it_and_its_line(settings, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(settings["DATA_PATHS"][0], data)
+    (data / "broken.nt").write_text("<https://w3id.org/shiquan/id/x/a> <https://example.org/p> .\n", encoding="utf-8")
+    with pytest.raises(BadInput) as caught:
+        export.published({**settings, "DATA_PATHS": [str(data)], "DUMPS_DIR": str(tmp_path / "dumps")})
+    assert caught.value.source == str(data / "broken.nt") and caught.value.line == 1
+    assert not any(p.is_dir() for p in (tmp_path / "dumps").iterdir())  # nothing half-written is left
+
+
+def test_cold_export_of_files_with_blank_nodes_is_what_a_store_gives(settings, tmp_path):
+    """Blank nodes are labelled across all graphs once the inferences are in: the cold export then takes the whole
+    path of :func:`export.render`, and writes what the store-based assembly renders."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(settings["DATA_PATHS"][0], data)
+    (data / "notes.ttl").write_text(
+        '<https://w3id.org/shiquan/id/x/a> <https://example.org/note> [ <https://example.org/text> "一" ] .\n',
+        encoding="utf-8",
+    )
+    mine = {**settings, "DATA_PATHS": [str(data)], "DUMPS_DIR": str(tmp_path / "dumps")}
+    graphs = export.as_stated(loading.build_store(mine), mine)
+    dumped = export.published(mine)
+    for fmt in DUMPS:
+        assert dumped.dumps[fmt].data == export.render(graphs, fmt)
+    assert b"_:c14n0" in dumped.dumps["nquads"].data
