@@ -259,6 +259,8 @@ def materialise(store: ox.Store, rules: Rules, into: ox.NamedNode, progress: Cal
         # order they run in, the graph is the same. The types (national17: 7 s of CPU, few new statements) are
         # found by SELECTs on the other thread, which pyoxigraph evaluates without the GIL, while this one runs
         # the rest; an update holds the GIL, and a query answering many rows would wait for it at each row.
+        # National17 (1.13 M statements added), one after the other in one process, load average 2: 16.3 s
+        # before (every rule an update, len(store) twice), 12.5 s on one thread, 8.0 s on two.
         typed = pool.submit(_found, store, typing, into) if pool is not None else None
         store.extend(_closed_transitive(store, rules, chained, into))
         _run(store, _property_rules(rules, chained), into)
