@@ -3,7 +3,9 @@
     python benchmarks/validate_checks.py DATA [--threads 1,2] [--top 20]
 
 Loads DATA (files or folders, as ``shiquan validate``) with the ontology and the OWL RL
-inferences once, then runs the compiled checks (``graph.shacl``) once per ``--threads``
+inferences once, printing the seconds of each phase (the files' load, with the ontology's rules read after it;
+each inference step as :mod:`shiquan.graph.reasoning` reports it; then the strict check's wait
+and the graph counts), then runs the compiled checks (``graph.shacl``) once per ``--threads``
 count over the same store, and prints for each run the wall and CPU seconds of the
 checks and the load average, then the ``--top`` slowest checks of the last run (wall
 seconds of each query while the other thread runs too, and its rows). The reports of
@@ -19,13 +21,42 @@ import sys
 import time
 
 from shiquan import config
-from shiquan.graph import loading, validation
+from shiquan.graph import loading, reasoning, validation
 from shiquan.graph.shacl import timed_validation
 
 
 def _digest(report) -> list[tuple[str, ...]]:
     return sorted((str(r.source_shape), str(r.focus_node), str(r.path), str(r.value), *map(str, r.messages))
                   for r in report.results)
+
+
+class Phases:
+    """A progress callback that times the stages (and inference steps) of a load, in the order they come."""
+
+    def __init__(self):
+        self.started = self.mark = time.perf_counter()
+        self.current = "starting"
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        name = stage if stage != "inferring" else f"inferring: {_step(done)}"
+        if name != self.current:
+            self.close(name)
+
+    def close(self, following: str = "") -> None:
+        now = time.perf_counter()
+        self.seconds[self.current] = self.seconds.get(self.current, 0.0) + now - self.mark
+        self.current, self.mark = following, now
+
+    def print(self) -> None:
+        self.close()
+        for name, seconds in self.seconds.items():
+            print(f"  {seconds:6.2f} s  {name}")
+
+
+def _step(done: int) -> str:
+    steps = reasoning.STEPS
+    return steps[done] if done < len(steps) else "done; then the strict check's wait and the graph counts"
 
 
 def main() -> int:
@@ -35,9 +66,10 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=20)
     args = parser.parse_args()
     settings = {**config.settings(), "DATA_PATHS": args.data}
-    started = time.perf_counter()
-    kg = loading.build_store(settings)
-    print(f"load and inferences: {time.perf_counter() - started:.1f} s")
+    phases = Phases()
+    kg = loading.build_store(settings, progress=phases)
+    print(f"load and inferences: {time.perf_counter() - phases.started:.1f} s, load average {os.getloadavg()[0]:.2f}")
+    phases.print()
     shapes = validation.schema(settings)[0]
     digests, checks = [], []
     for threads in (int(t) for t in args.threads.split(",")):

@@ -150,6 +150,20 @@ def test_a_bad_iri_is_refused_with_file_and_line_however_checked(settings, tmp_p
     assert "bad.nt" in str(caught.value) and ":2" in str(caught.value)
 
 
+def test_a_bad_file_is_refused_for_its_syntax_before_what_its_inferences_contradict(settings, tmp_path, monkeypatch):
+    # The inferences run while the other process checks the files: a file whose lenient reading is inconsistent
+    # (a development zone that is also a division) must still be refused for its bad IRI, line 2.
+    monkeypatch.setattr(loading, "PARALLEL_CHECK_BYTES", 0)
+    zone = "<https://w3id.org/shiquan/id/zone/x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    (tmp_path / "bad.nt").write_text(
+        f"{zone} <https://w3id.org/shiquan/ontology#DevelopmentZone> .\n"
+        "<https://w3id.org/shiquan/id/matter/b c> <http://www.w3.org/2000/01/rdf-schema#label> \"b\" .\n"
+        f"{zone} <https://w3id.org/shiquan/ontology#AdministrativeDivision> .\n", encoding="utf-8")
+    with pytest.raises(BadInput) as caught:
+        loading.build_store(data_settings(settings, tmp_path))
+    assert "bad.nt" in str(caught.value) and ":2" in str(caught.value)
+
+
 def test_invalid_utf8_is_refused_with_its_byte(settings, tmp_path):
     (tmp_path / "bad.ttl").write_bytes(TRIPLE_TTL.encode() + b'<https://w3id.org/shiquan/id/matter/a> <http://www.w3.org/2000/01/rdf-schema#label> "\xff" .\n')
     with pytest.raises(BadInput, match="bad.ttl"):

@@ -11,11 +11,13 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,11 +217,18 @@ def load_bytes(store: ox.Store, data: bytes, fmt: str, source: str, graph: URIRe
         raise bad_rdf(exc, fmt, source, lambda: data) from exc
 
 
-def infer_in(store: ox.Store, config: Mapping[str, Any], progress: Progress | None = None) -> int:
-    """Add the OWL RL inferences of everything in ``store`` to its inferences graph (see :func:`reasoning.materialise`)."""
+def infer_in(store: ox.Store, config: Mapping[str, Any], progress: Progress | None = None, threads: int = 1) -> int:
+    """Add the OWL RL inferences of everything in ``store`` to its inferences graph, its queries on ``threads``
+    threads (see :func:`reasoning.materialise`). Raises BadInput for an unreadable ontology, InconsistentGraph."""
     ontology_files = rdf_files([config["ONTOLOGY_DIR"]])
     rules = _rules(config["ONTOLOGY_DIR"], fingerprint(ontology_files))
-    return reasoning.materialise(store, rules, ox.NamedNode(str(INFERENCES_GRAPH)), progress)
+    return reasoning.materialise(store, rules, ox.NamedNode(str(INFERENCES_GRAPH)), progress, threads)
+
+
+def cores() -> int:
+    """How many queries a whole dataset's inferences and validation run at once: the cores this process may use.
+    An upload's validation, in a query worker, runs on one (a worker must not take a second core from the others)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def read_file(path: Path, fmt: str | None = None, graph: URIRef | None = None) -> dict[URIRef, Graph]:
@@ -444,9 +453,9 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
 
     The data files are read in format ``fmt`` when given, else by extension.
     Each file goes to its graph (see the module docstring). Every file is
-    parsed strictly (in another process, at the same time as the load, from
-    PARALLEL_CHECK_BYTES on), so a bad file is refused with its name and
-    line. Raises BadInput for unreadable or bad files, InconsistentGraph when
+    parsed strictly (in another process, at the same time as the load and the
+    inferences, from PARALLEL_CHECK_BYTES on), so a bad file is refused with
+    its name and line, before anything the inferences raise. Raises BadInput for unreadable or bad files, InconsistentGraph when
     the inferences contradict the ontology.
     """
     started = time.perf_counter()
@@ -458,18 +467,14 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
     try:
         if checking is None:
             graphs_of, version = check_files(planned), version_of(files)
-        for done, (path, graph, given) in enumerate(planned, 1):
-            tell("loading files", done - 1, len(planned))
-            name = format_for(path, given)
-            # Store.load, not bulk_load: on national3 an in-memory store filled by bulk_load answered the mix's
-            # queries 1.5-3x slower (a-payer-per-level 0.28 against 0.09 ms) and was not prepared faster (7.4-8.4
-            # against 5.2-6.5 s with the inferences), measured one after the other.
-            try:
-                store.load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph),
-                           lenient=True)
-            except (SyntaxError, ValueError) as exc:
-                raise bad_rdf(exc, name, str(path), path.read_bytes) from exc
-        tell("loading files", len(planned), len(planned))
+        _load_files(store, planned, tell)
+        try:
+            # The inferences do not wait for the check (national17: its strict parse ends about when the load does)
+            infer_in(store, config, tell, cores())
+        except BaseException:
+            if checking is not None:
+                _checked(checking)  # a bad file is refused for what it is, not for what its misreading implies
+            raise
         if checking is not None:
             graphs_of, version = _checked(checking)
     finally:
@@ -480,11 +485,34 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
     for path, graphs in graphs_of.items():
         for graph in graphs:
             sources.setdefault(graph, []).append(path)
-    infer_in(store, config, tell)
-    counts = {row[0].value: int(row[1].value) for row in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")}
+    counts = graph_counts(store, cores())
     kg = KnowledgeGraph(store, counts, time.perf_counter() - started, version, {g: tuple(p) for g, p in sources.items()})
     log.info("loaded %d triples in %d graphs in %.2f s", kg.triple_count, len(counts), kg.load_seconds)
     return kg
+
+
+def _load_files(store: ox.Store, planned: list[tuple[Path, str, str | None]], tell: Progress) -> None:
+    """Load each (file, graph, format) of ``planned`` into ``store``, leniently (:func:`fill` checks them strictly).
+    Raises BadInput naming the file and line where even the lenient parser stops."""
+    for done, (path, graph, given) in enumerate(planned, 1):
+        tell("loading files", done - 1, len(planned))
+        name = format_for(path, given)
+        # Store.load, not bulk_load: on national3 an in-memory store filled by bulk_load answered the mix's
+        # queries 1.5-3x slower (a-payer-per-level 0.28 against 0.09 ms) and was not prepared faster (7.4-8.4
+        # against 5.2-6.5 s with the inferences), measured one after the other.
+        try:
+            store.load(path=str(path), format=PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph), lenient=True)
+        except (SyntaxError, ValueError) as exc:
+            raise bad_rdf(exc, name, str(path), path.read_bytes) from exc
+    tell("loading files", len(planned), len(planned))
+
+
+def graph_counts(store: ox.Store, threads: int = 1) -> dict[str, int]:
+    """The number of triples in each named graph of ``store`` that holds any, counted on ``threads`` threads."""
+    graphs = sorted(store.named_graphs(), key=lambda graph: graph.value)
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="counting") as pool:
+        counts = list(pool.map(functools.partial(reasoning.triples_in, store), graphs))
+    return {graph.value: n for graph, n in zip(graphs, counts) if n}
 
 
 def build_store(config: Mapping[str, Any], path: str | None = None, progress: Progress | None = None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ def validate(settings: Mapping[str, Any], *, paths: list[str] | None = None, eng
     if engine == "pyshacl":
         return validate_paths(settings["DATA_PATHS"], settings, fmt)
     kg = loading.build_store(settings, progress=progress, fmt=fmt)
-    report = shacl.validate_store(kg.store, schema(settings)[0], progress=shapes_progress(progress), threads=cores())
+    report = shacl.validate_store(kg.store, schema(settings)[0], progress=shapes_progress(progress), threads=loading.cores())
     if report.conforms and fmt is None:
         record_conformance(kg, settings)
     return report
@@ -149,13 +148,6 @@ def validate_upload(data: bytes, fmt: str, source: str, config: Mapping[str, Any
                        int(config.get("MAX_UPLOAD_DEPTH") or loading.MAX_DEPTH))
     loading.infer_in(store, config)
     return shacl.validate_store(store, schema(config)[0])
-
-
-def cores() -> int:
-    """How many checks :func:`validate` and :func:`refuse_invalid_store` run at once: the cores this process may
-    use. An upload's validation, in a query worker, runs on one (a worker must not take a second core from the
-    others)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def shapes_progress(progress: loading.Progress | None):
@@ -207,7 +199,7 @@ def refuse_invalid_store(kg: loading.KnowledgeGraph, config: Mapping[str, Any], 
     if verdict is not None and verdict.exists():
         log.info("the data conformed to the shapes before (%s): not checked again", verdict)
         return None
-    report = shacl.validate_store(kg.store, schema(config)[0], progress=shapes_progress(progress), threads=cores())
+    report = shacl.validate_store(kg.store, schema(config)[0], progress=shapes_progress(progress), threads=loading.cores())
     if not report.conforms:
         raise _refusal(kg, report)
     record_conformance(kg, config)
