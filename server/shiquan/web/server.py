@@ -16,6 +16,8 @@ public endpoint needs against clients that hold connections, send too much or re
   reader pins at most OUTPUT_BUFFER_BYTES + OUTPUT_SLICE_BYTES of memory and no disk. The thread writing to it waits;
   a client that reads less than SLOWEST_READER_BYTES_PER_S over IDLE_TIMEOUT_S is disconnected, which frees it.
 - Errors of the HTTP layer have the app's JSON body (``{"error", "message"}``) and its security headers.
+- A response's header goes out in the same send(2) as the first slice of its body (waitress sends them apart: two
+  segments, two wake-ups of the client per small answer).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from flask import Flask
 from waitress.buffers import ReadOnlyFileBasedBuffer
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
 
 from shiquan.errors import PayloadTooLarge
 from shiquan.web import SECURITY_HEADERS, DATA_CSP
@@ -109,11 +111,34 @@ class JsonErrorTask(ErrorTask):
         self.write(body)
 
 
+class Task(WSGITask):
+    """waitress's WSGI task, with the response header joined to the first slice of the body (see Channel.write_soon)."""
+
+    def write(self, data) -> None:
+        """Write ``data`` as waitress does; the first call leaves the header with the channel to go out with the body.
+
+        Raises RuntimeError before start_response, ClientDisconnected (waitress) when the client has gone."""
+        if self.wrote_header or not self.complete:
+            return super().write(data)
+        self.channel.header = self.build_response_header()
+        self.wrote_header = True
+        try:
+            super().write(data)
+        except BaseException:
+            self.channel.header = b""
+            raise
+        header, self.channel.header = self.channel.header, b""
+        if header:  # no body went out with it (HEAD, 304, an empty first chunk, a file)
+            self.channel.write_soon(header)
+
+
 class Channel(HTTPChannel):
     """One client connection: times the request being received, refuses before inviting a body over the limit, and
     writes answers in slices that wait for the client (see the module's docstring)."""
 
+    task_class = Task
     error_task_class = JsonErrorTask
+    header = b""  # a response header that waits to go out with the first slice of its body (Task.write)
     began = 0.0  # time.time() when the request being received (self.request) sent its first byte
     _timed = None  # that request
     _counted = False  # whether the server counts this connection against its client's address
@@ -138,7 +163,8 @@ class Channel(HTTPChannel):
         super().send_continue()
 
     def write_soon(self, data) -> int:
-        """Queue ``data`` for the client in slices, each waiting until the buffer is under OUTPUT_BUFFER_BYTES.
+        """Queue ``data`` for the client in slices, each waiting until the buffer is under OUTPUT_BUFFER_BYTES; a
+        response header left by Task.write goes in front of the first slice.
 
         Raises ClientDisconnected (waitress) when the client has gone or was disconnected for reading nothing.
         """
@@ -146,8 +172,11 @@ class Channel(HTTPChannel):
             return super().write_soon(data)  # a file (wsgi.file_wrapper) is read from as the client reads
         written, view = 0, memoryview(data)
         for at in range(0, len(view), OUTPUT_SLICE_BYTES):
-            written += super().write_soon(bytes(view[at : at + OUTPUT_SLICE_BYTES]))
-            self.queued += min(OUTPUT_SLICE_BYTES, len(view) - at)
+            piece = bytes(view[at : at + OUTPUT_SLICE_BYTES])
+            if self.header:
+                piece, self.header = self.header + piece, b""
+            written += super().write_soon(piece)
+            self.queued += len(piece)
         return written
 
     def handle_close(self) -> None:
