@@ -6,7 +6,9 @@
 One run starts ``shiquan serve`` on a free loopback port and measures, for each example
 query (``queries/*.rq``) and a one-matter lookup written here:
 
-- latency over HTTP: p50 and p95 over one keep-alive connection (POST, form-encoded);
+- latency over HTTP: p50 and p95 over one keep-alive connection (POST, form-encoded), and for the one-matter
+  lookup with a new text each time the CPU each request cost the server process, its workers and this client
+  (on a shared machine a steadier figure than the latency, which waits for other jobs' processes too);
 - latency in process on pyoxigraph: ``query.run`` on the in-memory store of ``loading.build_store``;
 - latency in process on rdflib's own SPARQL engine, over one rdflib Graph holding every
   named graph of ``loading.assemble`` (the union default graph the endpoint serves);
@@ -26,14 +28,16 @@ request fails; 2 on bad options; 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
+import os
 import shlex
 import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +95,7 @@ class Case:
     body: bytes = b""
     rows: dict[str, int] = field(default_factory=dict)
     latency: dict[str, list[float]] = field(default_factory=dict)  # engine ("http", "http fresh", …) -> ms
+    cpu_us: dict[str, float] = field(default_factory=dict)  # "server", "workers", "client" -> µs per request
 
     def fresh(self, number: int) -> bytes:
         """The request body of this query made a new text by a comment carrying ``number``: never replayed."""
@@ -185,6 +190,37 @@ def measure_http(port: int, case: Case, requests: int, warmup: int, fresh: bool 
         if status != 200 or not body:
             raise BenchmarkError(f"{case.name}: HTTP {status} with {len(body)} bytes: {body[:300]!r}")
     case.rows["http"] = http_rows(case, answers[-1][1])
+    return samples
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user and system) used so far by process ``pid`` and by all its descendants, from /proc (Linux;
+    (0, 0) elsewhere)."""
+    tick, parents, spent = os.sysconf("SC_CLK_TCK"), {}, {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it ended meanwhile
+        parents[int(entry)], spent[int(entry)] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+    below, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - below
+        below |= frontier
+    return spent.get(pid, 0.0), sum(spent[child] for child in below)
+
+
+def measure_cpu(server_pid: int, case: Case, measure: Callable[[], list[float]], requests: int) -> list[float]:
+    """``measure()``'s samples; sets ``case.cpu_us``: the CPU each of its ``requests`` cost the server process, its
+    descendants (the keeper and the workers) and this client, in µs."""
+    client, (server, workers) = sum(os.times()[:2]), cpu_seconds(server_pid)
+    samples = measure()
+    client_after, (server_after, workers_after) = sum(os.times()[:2]), cpu_seconds(server_pid)
+    case.cpu_us = {"server": (server_after - server) * 1e6 / requests, "workers": (workers_after - workers) * 1e6 / requests,
+                   "client": (client_after - client) * 1e6 / requests}
     return samples
 
 
@@ -310,6 +346,9 @@ def report(
         ratio = http_p50 / ox_p50
         lines.append(f"{LOOKUP_NAME}, {label}: HTTP p50 {ms(http_p50)} ms / pyoxigraph p50 {ms(ox_p50)} ms = {ratio:.1f}x; "
                      f"target <= {TARGET_RATIO:g}x: {'meets' if ratio <= TARGET_RATIO else 'misses'}")
+    cpu = lookup.cpu_us
+    lines.append(f"{LOOKUP_NAME}, a new text each time: CPU per request {cpu['server']:.0f} µs in the server process, "
+                 f"{cpu['workers']:.0f} µs in its workers, {cpu['client']:.0f} µs in this client")
     lines.append(f"server {endpoint.stopped}; total run time {seconds:.1f} s")
     return "\n".join(lines)
 
@@ -339,7 +378,9 @@ def run(args: argparse.Namespace) -> str:
             print(f"server ready on port {endpoint.port}; measuring {len(cases)} queries ...", file=sys.stderr)
             for case in cases:
                 case.latency["http"] = measure_http(endpoint.port, case, args.requests, args.warmup)
-                case.latency["http fresh"] = measure_http(endpoint.port, case, args.requests, args.warmup, fresh=True)
+                fresh = functools.partial(measure_http, endpoint.port, case, args.requests, args.warmup, fresh=True)
+                case.latency["http fresh"] = (measure_cpu(endpoint.process.pid, case, fresh, args.requests + args.warmup)
+                                              if case.name == LOOKUP_NAME else fresh())
             floor = measure_floor(endpoint.port, args.requests, args.warmup)
             rates = [(label, throughput(endpoint.port, cases, clients, args.duration, fresh))
                      for clients in args.clients for label, fresh in (("same text", False), ("new text", True))]

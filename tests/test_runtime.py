@@ -374,3 +374,27 @@ def _cmdline(pid: int) -> str:
 def _is_keeper(pid: int) -> bool:
     """The keeper is the spawned child with children of its own (the workers it forked)."""
     return "spawn_main" in _cmdline(pid) and bool(_children(pid))
+
+
+def pid_job(kg, settings):
+    """The worker's process id."""
+    return os.getpid()
+
+
+def test_jobs_in_a_row_go_to_the_worker_that_answered_last():
+    # Taken in turn, each job of a seed lookup found a worker with cold caches: about 0.3 ms more CPU per job.
+    from shiquan import config
+    from shiquan.graph import dataset
+    from shiquan.runtime import runtime
+
+    settings = config.settings({"WORKERS": 2})
+    keeper = pool.Keeper(dataset.prepare, settings, dict(runtime.JOBS, pid=pid_job))
+    try:
+        workers = pool.Pool(lambda: pool._ForkedWorker(keeper), 2, settings)
+        try:
+            pids = [workers.call(pool.Job("pid", {}), 10) for _ in range(10)]
+            assert len(set(pids)) == 1 and workers.alive == 2
+        finally:
+            workers.close()
+    finally:
+        keeper.close()

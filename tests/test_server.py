@@ -22,6 +22,7 @@ import pytest
 
 from shiquan.errors import BadInput
 from shiquan.web import public_base_url
+from shiquan.web import server as http_server
 
 from .conftest import app_with, serving
 
@@ -356,3 +357,61 @@ def test_reader_trickling_under_the_slowest_rate_is_disconnected_and_its_thread_
             finally:
                 stop.set()
                 reader.join(timeout=5)
+
+
+def _who(environ, start_response):
+    """A WSGI app that answers with the identity of the thread serving it."""
+    body = str(threading.get_ident()).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@contextlib.contextmanager
+def bare_server(app, threads: int):
+    """web/server.py's Server (the app's limits) over _who on a free loopback port; yields the server."""
+    server = http_server.Server(_who, http_server.Limits.of(app.config), host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, daemon=True, name="test-bare-waitress")
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=10)
+        server.trigger.pull_trigger(lambda: [channel.close() for channel in list(server._map.values())])
+        thread.join(timeout=10)
+
+
+def test_requests_in_a_row_are_served_by_the_threads_that_went_idle_last_and_close_stops_them_all(app):
+    # waitress wakes the thread idle longest: 30 requests in a row went to each of the 8 threads in turn. The thread
+    # that answered may still be ending its task when the next request comes, so two threads may share the work.
+    with bare_server(app, threads=8) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=5)
+        served_by = set()
+        for _ in range(30):
+            connection.request("GET", "/")
+            served_by.add(connection.getresponse().read())
+        connection.close()
+        dispatcher = server.task_dispatcher
+    assert len(served_by) <= 2
+    assert not dispatcher.threads
+
+
+@pytest.mark.parametrize("method,body", [("GET", True), ("HEAD", False)])
+def test_a_small_answer_goes_out_in_one_send_with_its_header(app, monkeypatch, method, body):
+    # waitress sent the header and the body apart: two segments, and two wake-ups of the client, per answer.
+    sends = []
+    plain_send = http_server.Channel.send
+
+    def counted(channel, data, do_close=True):
+        sends.append(bytes(data))
+        return plain_send(channel, data, do_close)
+
+    monkeypatch.setattr(http_server.Channel, "send", counted)
+    with bare_server(app, threads=2) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=5)
+        connection.request(method, "/")
+        response = connection.getresponse()
+        answer = response.read()
+        connection.close()
+    assert response.status == 200 and bool(answer) is body
+    assert len(sends) == 1 and sends[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert sends[0].endswith(answer) and (b"\r\n\r\n" + answer) in sends[0]

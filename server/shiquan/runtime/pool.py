@@ -365,7 +365,9 @@ class Pool:
 
     def __init__(self, start: Callable[[], _Worker], size: int, settings: Mapping[str, Any], name: str = "query"):
         self.start, self.settings, self.name = start, dict(settings), name
-        self.idle: queue.Queue[_Worker] = queue.Queue()
+        # Last in, first out: the worker that answered last takes the next job while its caches are warm (taking
+        # them in turn cost each job of the seed lookup about 0.3 ms more CPU in the worker, measured).
+        self.idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self.workers: set[_Worker] = set()
         self.busy: set[_Worker] = set()
         self.size = size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -277,8 +278,25 @@ def _named(offered: Sequence[str], fmt: str) -> str | None:
     return None
 
 
+# Accept headers up to this long have their choice remembered (a client sends the same one on every request; reading
+# it took ~25 µs of a 0.4 ms seed lookup); a longer one is read each time, so that no client fills the memory.
+_REMEMBERED_ACCEPT = 256
+
+
 def _by_accept(offered: Sequence[str], accept: str) -> str | None:
     """The best of ``offered`` for an Accept header (see :func:`negotiate` for the rule); None when none fits."""
+    if len(accept) <= _REMEMBERED_ACCEPT:
+        return _remembered_by_accept(tuple(offered), accept)
+    return _read_accept(offered, accept)
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered_by_accept(offered: tuple[str, ...], accept: str) -> str | None:
+    return _read_accept(offered, accept)
+
+
+def _read_accept(offered: Sequence[str], accept: str) -> str | None:
+    """:func:`_by_accept`, read afresh."""
     best, best_q, best_rank = None, 0.0, (9, 0)
     for position, (media, q) in enumerate(parse_accept(accept)):
         if media == "*/*":

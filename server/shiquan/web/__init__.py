@@ -98,7 +98,14 @@ def _undecodable(pairs: bytes) -> str | None:
     """A message naming the first parameter of a query string or form body that is not UTF-8 once percent-decoded.
 
     Werkzeug would keep its invalid escapes as text ("%FF"), so that another query than the client's would run.
+    The whole string decodes as UTF-8 exactly when each name and value does ("&", "=" and the escapes' characters
+    are ASCII, which no UTF-8 sequence holds), so the parameters are read one by one only to name a bad one.
     """
+    try:
+        urllib.parse.unquote_to_bytes(pairs.replace(b"+", b" ")).decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
     for pair in pairs.split(b"&"):
         name, _, value = pair.partition(b"=")
         try:
