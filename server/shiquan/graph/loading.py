@@ -467,7 +467,7 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
     try:
         if checking is None:
             graphs_of, version = check_files(planned), version_of(files)
-        _load_files(store, planned, tell)
+        load_files(store, planned, tell)
         try:
             # The inferences do not wait for the check (national17: its strict parse ends about when the load does)
             infer_in(store, config, tell, cores())
@@ -491,9 +491,10 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
     return kg
 
 
-def _load_files(store: ox.Store, planned: list[tuple[Path, str, str | None]], tell: Progress) -> None:
+def load_files(store: ox.Store, planned: list[tuple[Path, str, str | None]], tell: Progress | None = None) -> None:
     """Load each (file, graph, format) of ``planned`` into ``store``, leniently (:func:`fill` checks them strictly).
     Raises BadInput naming the file and line where even the lenient parser stops."""
+    tell = tell or (lambda stage, done, total: None)
     for done, (path, graph, given) in enumerate(planned, 1):
         tell("loading files", done - 1, len(planned))
         name = format_for(path, given)

@@ -758,16 +758,9 @@ def _inferred_store(settings: Mapping[str, Any]) -> tuple[ox.Store, dict[str, in
     read leniently and without fill's checking process: :func:`_cold` parses every file strictly meanwhile.
     Raises BadInput, InconsistentGraph."""
     store = ox.Store()
-    for path, graph, fmt in loading.plan(settings):
-        name = loading.format_for(path, fmt)
-        try:
-            store.load(path=str(path), format=loading.PARSERS[name], base_iri=graph, to_graph=ox.NamedNode(graph),
-                       lenient=True)
-        except (SyntaxError, ValueError) as exc:
-            raise loading.bad_rdf(exc, name, str(path), path.read_bytes) from exc
-    loading.infer_in(store, settings)
-    query = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
-    return store, {row[0].value: int(row[1].value) for row in store.query(query)}
+    loading.load_files(store, loading.plan(settings))
+    loading.infer_in(store, settings, threads=loading.cores())
+    return store, loading.graph_counts(store, loading.cores())
 
 
 def dump_file(settings: Mapping[str, Any], fmt: str) -> Dump:
