@@ -14,7 +14,6 @@ that PYTHONPATH gives (the log line names its file).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import statistics
@@ -24,23 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from shiquan.publish import export
+
 COMMAND = [sys.executable, "-c", "import sys; from shiquan.cli import main; sys.argv[0] = 'shiquan'; main()"]
 FILES = ("shiquan.nq", "shiquan.trig", "shiquan.ttl", "shiquan.jsonld")
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def digests(dumps: Path) -> dict[str, str]:
     """The SHA-256 of each dump file in ``dumps``, a version folder or a DUMPS_DIR holding one."""
     if not (dumps / FILES[0]).exists():
         (dumps,) = [p for p in dumps.iterdir() if p.is_dir()]
-    return {name: sha256(dumps / name) for name in FILES}
+    return {name: export.file_sha256(dumps / name) for name in FILES}
 
 
 def run(data: Path, work: Path, cache: str) -> tuple[float, dict[str, str]]:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import http.client
 import itertools
 import json
@@ -88,6 +87,8 @@ from harness_common import (
     stop_process,
     virtuoso_ini,
 )
+
+from shiquan.publish import export
 
 BENCHMARKS = Path(__file__).resolve().parent
 MIX_DIR = BENCHMARKS / "mix"
@@ -531,9 +532,11 @@ class Shiquan(Engine):
         super().__init__(*args, **kwargs)
         self.cold = self.args.cold
         self.validated: float | None = None
-        # Verdicts and prepared stores in the engine's folder, empty at the first start: that start is cold.
+        # Verdicts, prepared stores and published tables in the engine's folder, empty at the first start: that
+        # start is cold.
         self.env = {"SHIQUAN_VALIDATED_DIR": str(self.folder / "validated"),
-                    "SHIQUAN_STORE_CACHE_DIR": str(self.folder / "stores")}
+                    "SHIQUAN_STORE_CACHE_DIR": str(self.folder / "stores"),
+                    "SHIQUAN_DUMPS_DIR": str(self.folder / "published")}
         self.endpoint = self._endpoint()
         self.port = self.endpoint.port
         self.health: dict = {}
@@ -583,23 +586,28 @@ class Shiquan(Engine):
             self.phases.append(("before it, not in ready: `shiquan validate` of the data (the verdict is kept)", self.validated))
 
     def settle(self) -> None:
-        """After a cold start, wait for the server to keep its prepared store on disk (see :meth:`wait_kept`)."""
-        if self.health.get("store", {}).get("cache") == "missed":
-            self.phases.append(("after it, not in ready: the prepared store kept on disk for the next start, waited "
-                                "for before the mix", self.wait_kept()))
-
-    def wait_kept(self) -> float:
-        """Seconds until the server has kept its prepared store in the store cache (it writes it in the background
-        once it answers); the mix is measured after that, on a server in its steady state. Raises BenchmarkError
-        when it does not within the ready timeout."""
+        """After a cold start, wait for what the server's background child writes once it answers (see
+        :meth:`wait_written`): the tables of every ruling as CSV, the prepared store for the next start, then the
+        tables as XLSX. The mix is measured after that, on a server in its steady state."""
+        if self.health.get("store", {}).get("cache") != "missed":
+            return
         started = time.perf_counter()
+        for what, pattern in (("the CSV tables of every ruling", "*-rulings-*-csv/manifest.json"),
+                              ("the prepared store kept on disk for the next start", None),
+                              ("the XLSX tables of every ruling", "*-rulings-*-xlsx/manifest.json")):
+            folder, found = ("SHIQUAN_STORE_CACHE_DIR", "*/manifest.json") if pattern is None else ("SHIQUAN_DUMPS_DIR", pattern)
+            self.wait_written(what, Path(self.env[folder]), found)
+            self.phases.append((f"after it, not in ready: {what}, written in the background, waited for before the mix",
+                                time.perf_counter() - started))
+
+    def wait_written(self, what: str, folder: Path, pattern: str) -> None:
+        """Wait until ``folder`` holds a complete entry matching ``pattern`` (a folder renamed from its ".partial-…"
+        name once its manifest is written). Raises BenchmarkError when it does not within the ready timeout."""
         deadline = time.monotonic() + self.ready_timeout_s
-        # A complete entry is a folder renamed from its ".partial-…" name once its manifest is written.
-        while not any(not m.parent.name.startswith(".") for m in Path(self.env["SHIQUAN_STORE_CACHE_DIR"]).glob("*/manifest.json")):
+        while not any(not m.parent.name.startswith(".") for m in folder.glob(pattern)):
             if time.monotonic() > deadline or self.endpoint.process.poll() is not None:
-                raise BenchmarkError(f"the prepared store was not kept on disk:\n{self.endpoint.log_tail()}")
+                raise BenchmarkError(f"{what}: not written:\n{self.endpoint.log_tail()}")
             time.sleep(0.2)
-        return time.perf_counter() - started
 
     def served_quads(self, timeout_s: float) -> int:
         return int(self.health["triples"])
@@ -1041,12 +1049,9 @@ def prepare_dataset(args: argparse.Namespace, data: Path, work: Path) -> tuple[P
         seconds = run_logged(command, work / "export.log", "shiquan export", env=env)
         how = f"shiquan export, {seconds:.1f} s"
     quads = count_lines(dataset)
-    digest = hashlib.sha256()
-    with dataset.open("rb") as stream:
-        while chunk := stream.read(1 << 24):
-            digest.update(chunk)
-    line = f"{dataset}: {dataset.stat().st_size / MIB:,.0f} MB, {quads:,} quads ({how}), sha256 {digest.hexdigest()[:16]}"
-    return dataset, quads, line, seconds, digest.hexdigest()
+    digest = export.file_sha256(dataset)
+    line = f"{dataset}: {dataset.stat().st_size / MIB:,.0f} MB, {quads:,} quads ({how}), sha256 {digest[:16]}"
+    return dataset, quads, line, seconds, digest
 
 
 # ------------------------------------------------------------------ report

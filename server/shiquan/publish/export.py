@@ -503,6 +503,15 @@ def assembled(config: Mapping[str, Any], kg: loading.KnowledgeGraph | None = Non
 DUMPS_LAYOUT = "1"
 
 
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file at ``path`` (hex), read in pieces. Raises OSError."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def dumps_dir(settings: Mapping[str, Any]) -> Path:
     """DUMPS_DIR, or ~/.cache/shiquan/dumps."""
     return Path(settings.get("DUMPS_DIR") or Path.home() / ".cache" / "shiquan" / "dumps")

@@ -237,7 +237,7 @@ def _write_tables(select: rulings.Select, version: str, extension: str, work: Pa
             else:
                 write_rulings(rulings.stream(select, lang), lang, None, out)
         entries.append({"lang": lang, "extension": extension, "filename": path.name, "size": path.stat().st_size,
-                        "sha256": _sha256(path)})
+                        "sha256": export.file_sha256(path)})
     manifest = {"version": version, "tables": entries}
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
 
@@ -288,9 +288,3 @@ def rulings_table(settings: Mapping[str, Any], lang: str, extension: str, out: B
         write_rulings(found_rulings, lang, None, out)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
