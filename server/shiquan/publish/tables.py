@@ -232,39 +232,27 @@ def _write_tables(select: rulings.Select, version: str, extension: str, work: Pa
     for lang in LANGS:
         path = work / ruling_filename(lang, extension)
         with path.open("wb") as out:
-            if extension == "csv":
-                write_rulings(rulings.stream(select, lang), lang, out)
-            else:
-                write_rulings(rulings.stream(select, lang), lang, None, out)
+            write_rulings(rulings.stream(select, lang), lang, extension, out)
         entries.append({"lang": lang, "extension": extension, "filename": path.name, "size": path.stat().st_size,
                         "sha256": export.file_sha256(path)})
     manifest = {"version": version, "tables": entries}
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
 
 
-def write_rulings(found: Iterable[Ruling], lang: str, csv_out: BinaryIO | None, xlsx_to: Path | BinaryIO | None = None
-                  ) -> None:
-    """The table of the rulings ``found``, reading them once: as CSV to ``csv_out`` (the bytes the live download
-    streams) and as an XLSX workbook to ``xlsx_to`` (a path or a file), each when given. Raises OSError."""
+def write_rulings(found: Iterable[Ruling], lang: str, extension: str, out: BinaryIO) -> None:
+    """The table of the rulings ``found`` to ``out``: as CSV (the bytes the live download streams) or as an XLSX
+    workbook (``extension``). Raises OSError."""
     header = ruling_header(lang)
-    book = _workbook() if xlsx_to is not None else None
-    sheet = _sheet(book, "rulings", header) if book is not None else None
-
-    def lines() -> Iterator[list[Cell]]:
-        for ruling in found:
-            line = ruling_line(ruling, lang)
-            if sheet is not None:
-                sheet.append([_xlsx(cell) for cell in line])
-            yield line
-
-    if csv_out is None:
-        for _line in lines():
-            pass
-    else:
-        for chunk in csv_lines(header, lines()):
-            csv_out.write(chunk)
-    if book is not None:
-        book.save(xlsx_to)
+    lines = (ruling_line(ruling, lang) for ruling in found)
+    if extension == "csv":
+        for chunk in csv_lines(header, lines):
+            out.write(chunk)
+        return
+    book = _workbook()
+    sheet = _sheet(book, "rulings", header)
+    for line in lines:
+        sheet.append([_xlsx(cell) for cell in line])
+    book.save(out)
 
 
 def rulings_table(settings: Mapping[str, Any], lang: str, extension: str, out: BinaryIO) -> None:
@@ -281,10 +269,6 @@ def rulings_table(settings: Mapping[str, Any], lang: str, extension: str, out: B
             shutil.copyfileobj(source, out, 1 << 20)
         return
     kg = loading.build_store(settings)
-    found_rulings = rulings.stream(lambda text: run.run(kg.store, text), lang)
-    if extension == "csv":
-        write_rulings(found_rulings, lang, out)
-    else:
-        write_rulings(found_rulings, lang, None, out)
+    write_rulings(rulings.stream(lambda text: run.run(kg.store, text), lang), lang, extension, out)
 
 
