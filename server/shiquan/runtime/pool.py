@@ -186,8 +186,9 @@ def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) 
 
 
 def _fork_kept(conn, control: socket.socket, kg, settings: dict, jobs: Jobs) -> int:
-    """Run the table's "kept" job (the runtime's: keep the prepared store on disk) once, in a child forked from the
-    keeper at low priority, so that it shares the dataset's pages and makes no query wait; returns its pid."""
+    """Run the table's "kept" job (the runtime's: write the tables of every ruling and keep the prepared store on
+    disk) once, in a child forked from the keeper at low priority, so that it shares the dataset's pages and makes no
+    query wait; returns its pid."""
     pid = os.fork()
     if pid == 0:
         code = 0
@@ -197,7 +198,7 @@ def _fork_kept(conn, control: socket.socket, kg, settings: dict, jobs: Jobs) -> 
             os.nice(10)
             execute(jobs, kg, settings, Job("kept", {}))
         except BaseException:  # noqa: BLE001 — the store is served anyway; only the next start pays
-            log.exception("keeping the prepared store failed")
+            log.exception("the kept job (tables of every ruling, prepared store on disk) failed")
             code = 1
         finally:
             logging.shutdown()
