@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import hashlib
 import io
 import itertools
@@ -517,9 +518,16 @@ def dumps_dir(settings: Mapping[str, Any]) -> Path:
     return Path(settings.get("DUMPS_DIR") or Path.home() / ".cache" / "shiquan" / "dumps")
 
 
+@functools.cache
+def code_hash(sources: tuple[Path, ...], layout: str) -> str:
+    """A short hash of the bytes of ``sources`` (the modules that write and read a published folder) and its
+    ``layout`` version: part of the folder's name, so that files written by other code are written again. Read once
+    per process. Raises OSError when a source cannot be read."""
+    return hashlib.sha256(b"".join(path.read_bytes() for path in sources) + layout.encode()).hexdigest()[:8]
+
+
 def _folder(settings: Mapping[str, Any], version: str) -> Path:
-    code = hashlib.sha256(Path(__file__).read_bytes() + DUMPS_LAYOUT.encode()).hexdigest()[:8]
-    return dumps_dir(settings) / f"{version}-{code}"
+    return dumps_dir(settings) / f"{version}-{code_hash((Path(__file__),), DUMPS_LAYOUT)}"
 
 
 def _read_manifest(folder: Path) -> Published | None:

@@ -11,8 +11,6 @@ whole graph's download and the CLI; :mod:`compare` gives its own lines to the sa
 from __future__ import annotations
 
 import csv
-import functools
-import hashlib
 import io
 import json
 import shutil
@@ -177,13 +175,8 @@ def ruling_filename(lang: str, extension: str) -> str:
 def rulings_folder(settings: Mapping[str, Any], version: str, extension: str) -> Path:
     """DUMPS_DIR/<version>-rulings-<code>-<extension>: the tables of one format, in each language; ``code`` hashes
     the code that reads and writes them."""
-    return export.dumps_dir(settings) / f"{version}-rulings-{_code()}-{extension}"
-
-
-@functools.cache
-def _code() -> str:
-    return hashlib.sha256(Path(rulings.__file__).read_bytes() + Path(__file__).read_bytes()
-                          + TABLES_LAYOUT.encode()).hexdigest()[:8]
+    code = export.code_hash((Path(rulings.__file__), Path(__file__)), TABLES_LAYOUT)
+    return export.dumps_dir(settings) / f"{version}-rulings-{code}-{extension}"
 
 
 def _read_tables(folder: Path) -> dict[tuple[str, str], TableFile] | None:
