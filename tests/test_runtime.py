@@ -323,6 +323,10 @@ def test_keeper_killed_health_is_503_at_once_and_queries_are_refused_at_once():
         wait_until(lambda: post_query(base, ASK).status == 503, "queries refused", timeout=1)  # watched every 0.1 s
         reply = post_query(base, ASK)
         assert reply.status == 503 and reply.json()["error"] == "unavailable" and reply.seconds < 0.5, reply.body[:300]
+        for pid in pids(runtime.pool):  # with no keeper to fork them again, killed workers stay gone
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: call(base, "GET", "/health").json()["workers"]["alive"] == 0, "no worker alive", timeout=5)
+        assert "no query worker is running" in call(base, "GET", "/health").json()["reasons"]
 
 
 def test_shiquan_serve_exits_with_status_3_when_its_keeper_dies(tmp_path):

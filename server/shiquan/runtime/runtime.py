@@ -295,6 +295,7 @@ class Remote:
 
 
 def _pool_status(workers: pool.Pool | pool.Inline) -> dict:
+    """The /health figures of one pool; "alive" reads /proc once per worker."""
     return {"configured": workers.size, "alive": workers.alive, "waiting": workers.waiting,
             "replaced": workers.replaced, "recycled": workers.recycled, "crashed": workers.crashed}
 
@@ -495,8 +496,9 @@ class Runtime:
         backend = self.backend
         store = backend.store_status()
         pools = {"query": backend.pool, "validation": backend.side}
+        figures = {name: _pool_status(p) for name, p in pools.items()}
         reasons = ["the store process stopped"] if store.get("process") == "stopped" else []
-        reasons += [f"no {name} worker is running" for name, p in pools.items() if p.alive == 0]
+        reasons += [f"no {name} worker is running" for name in pools if figures[name]["alive"] == 0]
         if not store.get("reachable", True):
             reasons.append("the remote store does not answer")
         waiting = [f"{p.waiting} {name} requests wait for one of {p.size} busy workers"
@@ -511,8 +513,8 @@ class Runtime:
             "version": backend.version,
             "loadedAt": self.loaded_at,
             "loadSeconds": round(backend.load_seconds, 3),
-            "workers": _pool_status(backend.pool),
-            "validationWorkers": _pool_status(backend.side),
+            "workers": figures["query"],
+            "validationWorkers": figures["validation"],
             "dumps": "from the served dataset" if backend.kind == "embedded" else "from the local data files",
             "reload": {"supported": False, "why": cannot} if cannot else {"supported": True, "last": self.last_reload},
         }
