@@ -68,11 +68,18 @@ def _serve(conn, dataset, settings: dict, jobs: Jobs) -> None:
         except EOFError:
             return
         try:
-            conn.send(("ok", execute(jobs, dataset, settings, job)))
+            _send(conn, ("ok", execute(jobs, dataset, settings, job)))
         except ShiquanError as exc:
-            conn.send(("error", exc))
+            _send(conn, ("error", exc))
         except Exception:  # our bug: the parent logs it and answers 500
-            conn.send(("crash", traceback.format_exc()))
+            _send(conn, ("crash", traceback.format_exc()))
+
+
+def _send(conn, message) -> None:
+    """``conn.send(message)`` with the plain pickler: a job or an answer holds nothing that needs multiprocessing's
+    (``Connection.send`` builds a ForkingPickler with a copy of copyreg's table for each message: 11 µs against 3 µs
+    for a query job). The other end reads it with ``recv``, as any message."""
+    conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
 
 def _worker_main(conn, opener: Callable[[str, dict], Any], store_path: str, settings: dict, jobs: Jobs) -> None:
@@ -460,7 +467,7 @@ class Pool:
         worker.base_mb = anon_mb(worker.process.pid) or 0.0
         self.busy.add(worker)
         try:
-            worker.conn.send(job)
+            _send(worker.conn, job)
             if not worker.readable(deadline - time.monotonic()):
                 self._retire(worker)
                 raise QueryTimeout(f"the request ran over the {timeout_s:g} s limit and was stopped")

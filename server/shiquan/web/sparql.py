@@ -12,6 +12,7 @@ import secrets
 import threading
 
 from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from shiquan import formats
 from shiquan.errors import (
@@ -24,7 +25,7 @@ from shiquan.errors import (
 from shiquan.publish.description import service_description
 from shiquan.runtime import remote
 from shiquan.sparql.text import service_calls
-from shiquan.web import choose
+from shiquan.web import choose, form_pairs
 from shiquan.web import respond
 from shiquan.web import runtime
 
@@ -42,7 +43,8 @@ def _parameters():
     if not mimetype and not request.get_data():
         return request.args.getlist("query"), request.args
     if mimetype == "application/x-www-form-urlencoded":  # its bytes are UTF-8: web.register_errors checked them
-        params = request.form.copy()
+        # Read here as Werkzeug's request.form would, at a tenth of the cost (see form_decoded).
+        params = MultiDict(form_pairs(request.get_data()))
         for key, values in request.args.lists():
             params.setlist(key, params.getlist(key) + values)
         return params.getlist("query"), params
@@ -103,8 +105,19 @@ def sparql():
 
 
 # Functions whose value changes from one evaluation to the next (NOW, RAND, UUID, STRUUID, BNODE), found anywhere in
-# the text, in any case: over-reading ("known", "brand") only costs a tag and a replay.
+# the text, in any case: over-reading ("known", "brand") only costs a tag and a replay. Looked for in the text's
+# UTF-8 bytes lowered (ASCII case: 5 µs for a query of the mix with Chinese comments, where a case-blind regex took 70
+# µs); the regex, which also matches "ı" and "İ" for "i", reads a text that holds one of those.
 _VOLATILE = re.compile("now|rand|uuid|bnode", re.IGNORECASE)
+_VOLATILE_WORDS = (b"now", b"rand", b"uuid", b"bnode")
+
+
+def _volatile(text: str) -> bool:
+    """Whether ``text`` may call a function whose value changes between evaluations (see _VOLATILE)."""
+    lowered = text.encode("utf-8", "surrogatepass").lower()
+    if any(word in lowered for word in _VOLATILE_WORDS):
+        return True
+    return ("\u0130" in text or "\u0131" in text) and _VOLATILE.search(text) is not None
 
 
 def _etag(text: str, *request_parts) -> str | None:
@@ -115,7 +128,7 @@ def _etag(text: str, *request_parts) -> str | None:
     call a function whose value changes between evaluations (_VOLATILE), nor any answer from a remote store, which
     has no version. Raises BadQuery as :func:`service_calls` for a text whose SERVICE places it refuses.
     """
-    if not runtime().version or _VOLATILE.search(text) or service_calls(text):
+    if not runtime().version or _volatile(text) or service_calls(text):
         return None
     digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
     return f"{runtime().version}-{digest}"
