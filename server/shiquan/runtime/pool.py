@@ -130,6 +130,21 @@ class _Worker:
 
     def stop(self) -> None:
         _stop(self.process, self.conn)
+        if self._statm is not None:
+            self._statm.close()
+
+    _statm = None  # its /proc/<pid>/statm, kept open (see memory_mb)
+
+    def memory_mb(self) -> float | None:
+        """:func:`anon_mb` of this worker, read through a descriptor kept open: one pread(2) on every job and every
+        watchdog poll, where opening /proc/<pid>/statm took 26 µs (up to 60 µs in the web process under load) against
+        2 µs. Through the descriptor a pid reused after the worker ended is never read: it reads as gone (None)."""
+        try:
+            if self._statm is None:
+                self._statm = open(f"/proc/{self.process.pid}/statm", "rb", buffering=0)
+            return _anon_mb(os.pread(self._statm.fileno(), 256, 0))
+        except (OSError, ValueError):  # gone, or its descriptor closed by stop() meanwhile
+            return None
 
     _poller = None
 
@@ -346,9 +361,16 @@ def anon_mb(pid: int) -> float | None:
     counted, so what a job allocates is the growth of this figure."""
     try:
         with open(f"/proc/{pid}/statm", "rb") as statm:
-            fields = statm.read().split()
+            return _anon_mb(statm.read())
     except OSError:
         return None
+
+
+def _anon_mb(statm: bytes) -> float:
+    """Resident less file-backed, in MB, from the text of /proc/<pid>/statm. Raises ValueError when it is empty."""
+    fields = statm.split()
+    if len(fields) < 3:
+        raise ValueError("empty statm")
     return (int(fields[1]) - int(fields[2])) * _PAGE / (1024 * 1024)
 
 
@@ -415,7 +437,7 @@ class Pool:
         every = float(self.settings.get("JOB_MEMORY_POLL_S") or 0.05)
         while not self._closed:
             for worker in list(self.busy):
-                now = anon_mb(worker.process.pid)
+                now = worker.memory_mb()
                 if worker.limit_mb and now is not None and now - worker.base_mb > worker.limit_mb and not worker.killed_for:
                     worker.killed_for = "memory"
                     worker.process.kill()
@@ -464,7 +486,7 @@ class Pool:
             raise QueryTimeout(f"all {self.size} {self.name} workers stayed busy for the {timeout_s:g} s limit; "
                                "try again shortly")
         worker.killed_for, worker.limit_mb = None, float(memory_mb or 0)
-        worker.base_mb = anon_mb(worker.process.pid) or 0.0
+        worker.base_mb = worker.memory_mb() or 0.0
         self.busy.add(worker)
         try:
             _send(worker.conn, job)
