@@ -1,23 +1,26 @@
 """CPU per request of chosen mix templates over HTTP, each request a new text: what the web process and its query
-workers spend on one query, and its latency; optionally every answer kept, to compare two servers byte for byte.
+workers spend on one query, and its latency; optionally next to a server running other code, answers compared.
 
     python benchmarks/hot.py [--data FILE ...] [--templates b-level-pays-for,g-describe-assignment]
-                             [--requests 300] [--warmup 50] [--runs 3] [--workers N] [--save FILE] [--compare FILE]
+                             [--requests 300] [--warmup 50] [--runs 3] [--workers N] [--baseline DIR]
 
 Starts ``shiquan serve`` (the interpreter's, so ``PYTHONPATH=server`` picks the code) on ``--data`` (default: the
 project's seed graph), fills the templates of ``benchmarks/mix`` as ``scale.py`` does (pools read from the server,
 draws seeded), and sends them in turn over one keep-alive connection, each numbered by a comment so that none is
 replayed from the answer cache. Per run it prints the p50 latency per template and, for all requests, the CPU per
-request of the server process and of its query workers (its descendants, less the keeper, which answers no query,
-and any child at a lower priority: the kept job writing tables), from /proc. ``--save`` writes every request's
-template, text, status and answer as JSON lines; ``--compare`` checks the answers against such a file (same flags:
-the same texts) and exits 1 on any difference. Only 127.0.0.1 is contacted; the server is stopped at the end.
+request of the server process and of its query workers (the keeper's children at normal priority: not the kept job
+writing tables at low priority), from /proc (in ticks of 10 ms: 25 µs a request over 400 requests).
+
+With ``--baseline DIR`` a second server runs the code of ``DIR`` (its ``PYTHONPATH``, e.g. the ``server`` folder of
+an older checkout) on the same data, beside the first: each request goes to both, in alternating order, so that
+both are measured under the same load of a shared machine, and their answers are compared byte for byte (exit
+status 1 on any difference). Only 127.0.0.1 is contacted; the servers are stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import random
 import statistics
@@ -42,8 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=50, help="untimed requests before each run (default 50)")
     parser.add_argument("--runs", type=int, default=3, help="runs; the medians are printed last (default 3)")
     parser.add_argument("--workers", type=int, default=None, help="query workers (default: the server's)")
-    parser.add_argument("--save", type=Path, help="write every timed request and its answer here (JSON lines)")
-    parser.add_argument("--compare", type=Path, help="compare every answer with a file written by --save")
+    parser.add_argument("--baseline", type=Path, help="PYTHONPATH of a second server to measure beside the first")
     return parser.parse_args(argv)
 
 
@@ -55,15 +57,46 @@ def _stat(pid: int) -> list[bytes] | None:
         return None
 
 
-def cpu(server: int, keeper: int | None) -> tuple[float, float]:
-    """CPU seconds so far of the server process and of its query workers (see the module docstring)."""
+class Server:
+    """One ``shiquan serve`` measured: its endpoint, pids, keep-alive connection and figures."""
+
+    def __init__(self, label: str, endpoint: Endpoint):
+        self.label, self.endpoint = label, endpoint
+        self.keeper: int | None = None
+        self.conn = None
+        self.figures: list[tuple[float, float, dict[str, float]]] = []
+
+    def found(self) -> None:
+        """Find the keeper (the server's child that multiprocessing spawned) and open the connection."""
+        server = self.endpoint.process.pid
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and (fields := _stat(int(entry))) is not None and int(fields[1]) == server:
+                with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if b"spawn_main" in cmdline.read():
+                        self.keeper = int(entry)
+        self.conn = connect(self.endpoint.port)
+
+    def cpu(self, rows: dict[int, tuple[int, int, float]]) -> tuple[float, float]:
+        """CPU seconds so far of the server process and of its query workers, from ``rows`` (see :func:`processes`)."""
+        server = self.endpoint.process.pid
+        workers = sum(spent for pid, (parent, nice, spent) in rows.items()
+                      if parent in (server, self.keeper) and pid != self.keeper and nice == 0)
+        return rows.get(server, (0, 0, 0.0))[2], workers
+
+    def ask(self, accept: str, text: str) -> tuple[int, bytes, float]:
+        body = urllib.parse.urlencode({"query": text}).encode("utf-8")
+        started = time.perf_counter()
+        status, answer = request(self.conn, "POST", "/sparql", body, accept)
+        return status, answer, (time.perf_counter() - started) * 1000
+
+
+def processes() -> dict[int, tuple[int, int, float]]:
+    """pid → (parent, nice, CPU seconds) of every process."""
     tick, rows = os.sysconf("SC_CLK_TCK"), {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (fields := _stat(int(entry))) is not None:
             rows[int(entry)] = (int(fields[1]), int(fields[16]), (int(fields[11]) + int(fields[12])) / tick)
-    workers = sum(spent for pid, (parent, nice, spent) in rows.items()
-                  if parent in (server, keeper) and pid != keeper and nice == 0)
-    return rows.get(server, (0, 0, 0.0))[2], workers
+    return rows
 
 
 def texts(templates, pools, count: int, seed: str) -> list[tuple[str, str, str]]:
@@ -75,36 +108,38 @@ def texts(templates, pools, count: int, seed: str) -> list[tuple[str, str, str]]
     return out
 
 
-def one_run(port: int, pids, batch, warmup) -> tuple[dict[str, list[float]], float, float, list]:
-    conn = connect(port)
-    answers, latency = [], {}
-    try:
-        for name, accept, text in warmup:
-            request(conn, "POST", "/sparql", urllib.parse.urlencode({"query": text}).encode(), accept)
-        server, workers = cpu(*pids)
-        for name, accept, text in batch:
-            body = urllib.parse.urlencode({"query": text}).encode()
-            started = time.perf_counter()
-            status, answer = request(conn, "POST", "/sparql", body, accept)
-            latency.setdefault(name, []).append((time.perf_counter() - started) * 1000)
-            answers.append((name, text, status, answer))
-        server_after, workers_after = cpu(*pids)
-    finally:
-        conn.close()
-    bad = [a for a in answers if a[2] != 200]
-    if bad:
-        raise BenchmarkError(f"{bad[0][0]}: HTTP {bad[0][2]}: {bad[0][3][:300]!r}")
-    return latency, (server_after - server) * 1e6 / len(batch), (workers_after - workers) * 1e6 / len(batch), answers
+def one_run(servers: list[Server], batch, warmup) -> int:
+    """Send ``warmup`` then ``batch`` to every server, each request to all in alternating order; append each one's
+    figures. Returns how many answers differed between the servers. Raises BenchmarkError for a status other than 200."""
+    for _name, accept, text in warmup:
+        for server in servers:
+            server.ask(accept, text)
+    rows = processes()
+    before = [server.cpu(rows) for server in servers]
+    latency: list[dict[str, list[float]]] = [{} for _ in servers]
+    differ = 0
+    for number, (name, accept, text) in enumerate(batch):
+        order = list(range(len(servers)))[:: 1 if number % 2 else -1]
+        answers = {}
+        for index in order:
+            status, answer, ms = servers[index].ask(accept, text)
+            if status != 200:
+                raise BenchmarkError(f"{servers[index].label}, {name}: HTTP {status}: {answer[:300]!r}")
+            latency[index].setdefault(name, []).append(ms)
+            answers[index] = answer
+        differ += len(set(answers.values())) > 1
+    rows = processes()
+    for server, (web, workers), times in zip(servers, before, latency):
+        web_after, workers_after = server.cpu(rows)
+        server.figures.append(((web_after - web) * 1e6 / len(batch), (workers_after - workers) * 1e6 / len(batch),
+                               {name: statistics.median(values) for name, values in times.items()}))
+    return differ
 
 
-def keeper_of(server: int) -> int | None:
-    """The server's child that has children of its own at normal priority … the keeper, whose children are workers."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _stat(int(entry))) is not None and int(fields[1]) == server:
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if b"spawn_main" in cmdline.read():
-                    return int(entry)
-    return None
+def line(server: Server, figures) -> str:
+    web, workers, p50 = figures
+    return (f"{server.label}: web {web:.0f} µs, workers {workers:.0f} µs per request; p50 "
+            + ", ".join(f"{name} {value:.2f} ms" for name, value in p50.items()))
 
 
 def main(argv=None) -> int:
@@ -114,42 +149,41 @@ def main(argv=None) -> int:
     if len(templates) != len(wanted):
         print(f"unknown templates among {wanted}", file=sys.stderr)
         return 2
+    differ = 0
     with tempfile.TemporaryDirectory(prefix="shiquan-hot-") as folder:
-        endpoint = Endpoint(Path(folder), args.workers, data=args.data, private_store=False,
-                            env={"SHIQUAN_STORE_CACHE_DIR": "", "SHIQUAN_DUMPS_DIR": str(Path(folder) / "dumps")})
-        endpoint.start()
+        servers = []
+        for label, path in [("this code", None), ("baseline", args.baseline)][: 2 if args.baseline else 1]:
+            own = Path(folder) / label.replace(" ", "-")
+            own.mkdir()
+            env = {"SHIQUAN_STORE_CACHE_DIR": "", "SHIQUAN_DUMPS_DIR": str(own / "dumps")}
+            if path is not None:
+                env["PYTHONPATH"] = str(path.resolve())
+            servers.append(Server(label, Endpoint(own, args.workers, data=args.data, private_store=False, env=env)))
         try:
-            health = endpoint.wait_ready(1800)
-            print(f"serving version {health['version']}, {health['triples']} triples; {endpoint.command}", file=sys.stderr)
-            pools = fetch_pools(types.SimpleNamespace(port=endpoint.port, path="/sparql", name="shiquan"), 120)
-            pids = (endpoint.process.pid, keeper_of(endpoint.process.pid))
-            figures, saved = [], []
+            for server in servers:  # one after the other: two loads at once would share the cores
+                server.endpoint.start()
+                health = server.endpoint.wait_ready(1800)
+                print(f"{server.label}: version {health['version']}, {health['triples']} triples", file=sys.stderr)
+                server.found()
+            first = servers[0].endpoint
+            pools = fetch_pools(types.SimpleNamespace(port=first.port, path="/sparql", name="shiquan"), 120)
             for run in range(args.runs):
-                batch = texts(templates, pools, args.requests, f"run{run}")
-                latency, server_us, workers_us, answers = one_run(endpoint.port, pids, batch,
-                                                                  texts(templates, pools, args.warmup, f"warm{run}"))
-                saved += answers
-                p50 = {name: statistics.median(values) for name, values in latency.items()}
-                figures.append((server_us, workers_us, p50))
-                print(f"run {run + 1}: web {server_us:.0f} µs, workers {workers_us:.0f} µs per request; p50 "
-                      + ", ".join(f"{name} {value:.2f} ms" for name, value in p50.items())
-                      + f"; load {os.getloadavg()[0]:.2f}")
+                differ += one_run(servers, texts(templates, pools, args.requests, f"run{run}"),
+                                  texts(templates, pools, args.warmup, f"warm{run}"))
+                print(f"run {run + 1} (load {os.getloadavg()[0]:.2f}): "
+                      + "; ".join(line(server, server.figures[-1]) for server in servers))
         finally:
-            endpoint.stop()
-    print(f"median of {args.runs}: web {statistics.median(f[0] for f in figures):.0f} µs, workers "
-          f"{statistics.median(f[1] for f in figures):.0f} µs per request; p50 "
-          + ", ".join(f"{t.name} {statistics.median(f[2][t.name] for f in figures):.2f} ms" for t in templates))
-    rows = [{"template": name, "text": text, "status": status, "answer": answer.decode("utf-8")}
-            for name, text, status, answer in saved]
-    if args.save:
-        args.save.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    if args.compare:
-        before = [json.loads(line) for line in args.compare.read_text(encoding="utf-8").splitlines()]
-        differ = [i for i, (old, new) in enumerate(zip(before, rows)) if old != new]
-        print(f"compared {min(len(before), len(rows))} answers with {args.compare}: {len(differ)} differ"
-              + (f" (first: request {differ[0]}, {rows[differ[0]]['template']})" if differ else ""))
-        return 1 if differ or len(before) != len(rows) else 0
-    return 0
+            for server in servers:
+                if server.conn is not None:
+                    server.conn.close()
+                server.endpoint.stop()
+    for server in servers:
+        medians = tuple(statistics.median(f[i] for f in server.figures) for i in (0, 1))
+        p50 = {t.name: statistics.median(f[2][t.name] for f in server.figures) for t in templates}
+        print(f"median of {args.runs}, " + line(server, (*medians, p50)))
+    if args.baseline:
+        print(f"answers compared: {args.runs * args.requests}, {differ} differ")
+    return 1 if differ else 0
 
 
 if __name__ == "__main__":
