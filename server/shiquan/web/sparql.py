@@ -107,12 +107,7 @@ def sparql():
 # Functions whose value changes from one evaluation to the next (NOW, RAND, UUID, STRUUID, BNODE), found anywhere in
 # the text, in any case: over-reading ("known", "brand") only costs a tag and a replay.
 _VOLATILE = re.compile("now|rand|uuid|bnode", re.IGNORECASE)
-
-
-def _volatile(text: str) -> bool:
-    """Whether ``text`` may call a function whose value changes between evaluations (_VOLATILE); the regex only reads
-    a text that :func:`may_hold` one of its words."""
-    return may_hold(text, "now", "rand", "uuid", "bnode") and _VOLATILE.search(text) is not None
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps's text, without building an encoder on every call
 
 
 def _etag(text: str, *request_parts) -> str | None:
@@ -121,12 +116,15 @@ def _etag(text: str, *request_parts) -> str | None:
     The store is read-only, so the same request on the same version gets the same answer; a query that may call
     SERVICE (anywhere the engine can read one) depends on another endpoint and gets no tag, nor does one that may
     call a function whose value changes between evaluations (_VOLATILE), nor any answer from a remote store, which
-    has no version. Raises BadQuery as :func:`service_calls` for a text whose SERVICE places it refuses.
+    has no version. The two regexes only read a text that :func:`may_hold` one of their words (one pass over a text
+    that holds none). Raises BadQuery as :func:`service_calls` for a text whose SERVICE places it refuses.
     """
-    if not runtime().version or _volatile(text) or service_calls(text):
+    version = runtime().version
+    if not version:
         return None
-    digest = hashlib.sha256(json.dumps([text, *request_parts], ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
-    return f"{runtime().version}-{digest}"
+    if may_hold(text, "now", "rand", "uuid", "bnode", "service") and (_VOLATILE.search(text) or service_calls(text)):
+        return None
+    return f"{version}-{hashlib.sha256(_JSON([text, *request_parts]).encode('utf-8')).hexdigest()[:20]}"
 
 
 class AnswerCache:
