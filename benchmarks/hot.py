@@ -9,7 +9,8 @@ project's seed graph), fills the templates of ``benchmarks/mix`` as ``scale.py``
 draws seeded), and sends them in turn over one keep-alive connection, each numbered by a comment so that none is
 replayed from the answer cache. Per run it prints the p50 latency per template and, for all requests, the CPU per
 request of the server process and of its query workers (the keeper's children at normal priority: not the kept job
-writing tables at low priority), from /proc (in ticks of 10 ms: 25 µs a request over 400 requests).
+writing tables at low priority), from /proc (in ticks of 10 ms: 25 µs a request over 400 requests); a worker replaced
+during a run (over WORKER_MEMORY_MB) takes what it spent with it, so the workers' figure is then a little low.
 
 With ``--baseline DIR`` a second server runs the code of ``DIR`` (its ``PYTHONPATH``, e.g. the ``server`` folder of
 an older checkout) on the same data, beside the first: each request goes to both, in alternating order, so that
@@ -76,12 +77,14 @@ class Server:
                         self.keeper = int(entry)
         self.conn = connect(self.endpoint.port)
 
-    def cpu(self, rows: dict[int, tuple[int, int, float]]) -> tuple[float, float]:
-        """CPU seconds so far of the server process and of its query workers, from ``rows`` (see :func:`processes`)."""
+    def cpu(self, rows: dict[int, tuple[int, int, float]]) -> dict[int, float]:
+        """CPU seconds so far of the server process (key 0) and of each of its query workers, from ``rows`` (see
+        :func:`processes`)."""
         server = self.endpoint.process.pid
-        workers = sum(spent for pid, (parent, nice, spent) in rows.items()
-                      if parent in (server, self.keeper) and pid != self.keeper and nice == 0)
-        return rows.get(server, (0, 0, 0.0))[2], workers
+        spent = {pid: seconds for pid, (parent, nice, seconds) in rows.items()
+                 if parent in (server, self.keeper) and pid != self.keeper and nice == 0}
+        spent[0] = rows.get(server, (0, 0, 0.0))[2]
+        return spent
 
     def ask(self, accept: str, text: str) -> tuple[int, bytes, float]:
         body = urllib.parse.urlencode({"query": text}).encode("utf-8")
@@ -129,9 +132,11 @@ def one_run(servers: list[Server], batch, warmup) -> int:
             answers[index] = answer
         differ += len(set(answers.values())) > 1
     rows = processes()
-    for server, (web, workers), times in zip(servers, before, latency):
-        web_after, workers_after = server.cpu(rows)
-        server.figures.append(((web_after - web) * 1e6 / len(batch), (workers_after - workers) * 1e6 / len(batch),
+    for server, start, times in zip(servers, before, latency):
+        end = server.cpu(rows)
+        # A worker replaced meanwhile (WORKER_MEMORY_MB) takes its CPU with it: what it spent in the run is left out.
+        workers = sum(seconds - start.get(pid, 0.0) for pid, seconds in end.items() if pid)
+        server.figures.append(((end[0] - start[0]) * 1e6 / len(batch), workers * 1e6 / len(batch),
                                {name: statistics.median(values) for name, values in times.items()}))
     return differ
 
