@@ -265,7 +265,8 @@ class _Scanner:
             top.fresh = False
         self.after_datatype, self.datatype = self.datatype, False
         if kind == "char":
-            getattr(self, _CHARS.get(match.group(kind), "_other"))(top, match.group(kind))
+            char = match.group(kind)
+            _CHAR_METHODS.get(char, _Scanner._other)(self, top, char)
         elif kind == "pname":
             self._pname(top, match.group(kind))
         elif kind == "word":
@@ -482,6 +483,7 @@ _CHARS = {
     "=": "_logical", "+": "_arithmetic", "-": "_arithmetic", "*": "_arithmetic", "/": "_arithmetic", ".": "_dot",
     ",": "_separator", ";": "_separator",
 }
+_CHAR_METHODS = {char: getattr(_Scanner, name) for char, name in _CHARS.items()}  # looked up once, not per token
 
 
 def depth(text: str) -> Depth:
