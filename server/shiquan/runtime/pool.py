@@ -377,6 +377,11 @@ def _anon_mb(statm: bytes) -> float:
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def _digest(job: Job) -> bytes:
+    """What names a job in the crash memory: the same name and arguments, in any order, give the same digest."""
+    return hashlib.sha256(pickle.dumps((job.name, sorted(job.args.items())))).digest()
+
+
 def _signal_name(code: int) -> str:
     try:
         return signal.Signals(-code).name
@@ -478,8 +483,8 @@ class Pool:
         killed from outside or the keeper is gone; ShiquanError (500) for a bug in the job.
         """
         deadline = time.monotonic() + timeout_s
-        digest = hashlib.sha256(pickle.dumps((job.name, sorted(job.args.items())))).digest()
-        self._refuse_crasher(digest)
+        if self._crashes:  # the job's digest is only read when a job has crashed a worker (6 µs a call)
+            self._refuse_crasher(_digest(job))
         worker = self._take(deadline, timeout_s)
         if time.monotonic() >= deadline:  # freed just as the time ran out: give it back rather than kill it
             self.idle.put(worker)
@@ -495,7 +500,7 @@ class Pool:
                 raise QueryTimeout(f"the request ran over the {timeout_s:g} s limit and was stopped")
             kind, payload = worker.conn.recv()
         except (EOFError, OSError):
-            raise self._ended(worker, digest) from None
+            raise self._ended(worker, job) from None
         finally:
             self.busy.discard(worker)
         self._release(worker, answered=True)
@@ -515,7 +520,7 @@ class Pool:
         raise EngineFault(f"this request crashed the query engine {ago:.0f} s ago; it is refused without running "
                           "(a fault of pyoxigraph; rephrase the query, e.g. without ORDER BY over mixed types)")
 
-    def _ended(self, worker: _Worker, digest: bytes) -> ShiquanError:
+    def _ended(self, worker: _Worker, job: Job) -> ShiquanError:
         """The error for a job whose worker died in it (see :meth:`call`); the worker is replaced."""
         worker.process.join(timeout=1)  # its pipe closes as it ends: wait for its exit status
         code, reason = worker.process.exitcode, worker.killed_for
@@ -531,7 +536,7 @@ class Pool:
         with self._lock:
             if len(self._crashes) >= 4096:
                 self._crashes.pop(next(iter(self._crashes)))
-            self._crashes[digest] = time.monotonic()
+            self._crashes[_digest(job)] = time.monotonic()
         what = _signal_name(code) if code < 0 else f"exit status {code}"
         log.error("a %s worker crashed (%s) during a job; the request is refused from now on", self.name, what)
         return EngineFault(f"the query engine crashed on this request ({what}: a fault of pyoxigraph, not of the "
