@@ -230,3 +230,16 @@ def test_tokens_split_keywords_glued_as_the_engine_reads_them():
     words = [t.text for t in found if t.kind == "word"]
     assert words == ["true", "SERVICE", "SILENT", "SERVICE", "FILTER", "regex"]
     assert [t.kind for t in found[:2]] == ["char", "variable"]
+
+
+@pytest.mark.parametrize("text,found", [
+    ("SELECT * { SERVICE <x> {} }", True),
+    ("SELECT * { SeRvIcE <x> {} }", True),
+    ("# 中文\nSELECT * { sErViCe <x> {} }", True),
+    ("# 中文\nSELECT * { ?s ?p ?o }", False),
+    ("SELECT * { ?s ?p ?o }", False),
+    ("# ſervice, with a long s, which a case-blind regex matches for s\nASK {}", True),
+    ("# \u0130 or \u0131 for i, \u212a (Kelvin) for k\nASK {}", True),  # may match: the regex is asked
+])
+def test_may_hold_is_false_only_where_a_case_blind_regex_cannot_match(text, found):
+    assert sparql_text.may_hold(text, "service") is found

@@ -277,6 +277,36 @@ def test_form_parameter_that_is_not_utf8_is_400_naming_it(client, params, messag
     assert response.status_code == 400 and response.get_json() == {"error": "bad_request", "message": message}
 
 
+@pytest.mark.parametrize("data,decoded", [
+    (b"a+b%20c", b"a b c"),
+    (b"%E4%B8%AD%e6%96%87", "中文".encode()),
+    (b"100%", b"100%"),  # a "%" that starts no escape stays as it is, as urllib keeps it
+    (b"%4", b"%4"),
+    (b"%zz%41", b"%zzA"),
+    (b"%%41", b"%A"),
+    (b"\\x41%5Cx41", b"\\x41\\x41"),  # a backslash, sent or escaped, is a backslash
+    (b"", b""),
+])
+def test_form_decoding_reads_escapes_as_urllib_does(data, decoded):
+    from shiquan.web import form_decoded
+
+    assert form_decoded(data) == decoded
+
+
+def test_a_form_reads_as_werkzeug_reads_it():
+    from shiquan.web import form_pairs
+
+    assert form_pairs(b"query=ASK+%7B%7D&&format=json&flag&=x&a=1=2") == [
+        ("query", "ASK {}"), ("format", "json"), ("flag", ""), ("", "x"), ("a", "1=2")]
+
+
+def test_a_form_with_a_stray_percent_runs_the_query_as_sent(client):
+    response = client.post("/sparql", data=b"query=SELECT+%28%2210%%22+AS+%3Fx%29+%7B%7D",
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and response.get_json()["results"]["bindings"] == [
+        {"x": {"type": "literal", "value": "10%"}}]
+
+
 def test_raw_bytes_that_are_not_utf8_in_the_query_string_are_400(client):
     response = client.get("/sparql", environ_overrides={"QUERY_STRING": b"query=ASK {\xff}".decode("latin-1")})
     assert response.status_code == 400 and response.get_json()["message"] == "the query is not UTF-8 (byte 5)"
