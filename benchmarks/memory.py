@@ -20,6 +20,7 @@ shared machine (``flock /work/bench/national.lock python benchmarks/memory.py â€
 from __future__ import annotations
 
 import argparse
+import hashlib
 import statistics
 import sys
 import time
@@ -141,6 +142,9 @@ def one_run(number: int, work: Path, args: argparse.Namespace, options: argparse
             templates = [t for t in scale.read_templates() if t.name not in options.skip]
             pools = scale.fetch_pools(engine, options.request_timeout)
             scale.check_sizes(engine, result, templates, pools, options)
+            sizes = sorted(result.checks.items())
+            scale.say(f"row counts of {len(sizes)} sampled queries: sha256 "
+                      f"{hashlib.sha256(repr(sizes).encode()).hexdigest()[:16]} (the same in every run: the same answers)")
             scale.measure_latency(engine, result, templates, pools, options)
             scale.measure_rates(engine, result, templates, pools, options)
             found = parts(engine.process.pid)
