@@ -425,34 +425,3 @@ def test_release_free_memory_gives_freed_heap_pages_back():
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     before, after = (float(word) for word in done.stdout.split())
     assert before - after > 56, (before, after)
-
-
-TUNE_PROBE = """
-import ctypes, os, sys
-from shiquan.runtime import pool
-if sys.argv[1] == "tuned":
-    pool.tune_malloc()
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-libc.free.argtypes = [ctypes.c_void_p]
-libc.free(libc.malloc(8 << 20))  # freeing a large block raises glibc's own mmap threshold above 512 kB
-blocks = [libc.malloc(512 << 10) for _ in range(128)]  # 64 MB
-for block in blocks:
-    ctypes.memset(block, 1, 512 << 10)
-before = pool.anon_mb(os.getpid())
-for block in blocks[:-1]:
-    libc.free(block)
-print(before - pool.anon_mb(os.getpid()))
-"""
-
-
-@pytest.mark.skipif(pool._LIBC is None, reason="no glibc mallopt here")
-def test_tune_malloc_gives_large_freed_blocks_back_at_once():
-    """The web process and the keeper free large blocks (answers on their way, loading's buffers) back to the system
-    as they go, where glibc's default (its mmap threshold raised by an earlier large free) keeps them resident."""
-    freed = {}
-    for how in ("default", "tuned"):
-        done = subprocess.run([sys.executable, "-c", TUNE_PROBE, how], capture_output=True, text=True, check=True,
-                              env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
-        freed[how] = float(done.stdout)
-    assert freed["default"] < 8 and freed["tuned"] > 56, freed

@@ -144,7 +144,6 @@ def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) 
     Each fork's end of a new socket pair goes back to the parent with the
     worker's pid (SCM_RIGHTS), so the worker talks to the parent directly.
     """
-    tune_malloc()  # before loading allocates (see MALLOC_SETTINGS)
     try:
         kg = prepare(settings, progress=lambda stage, done, total: conn.send(("progress", (stage, done, total))))
     except ShiquanError as exc:
@@ -188,21 +187,6 @@ def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) 
         socket.send_fds(control, [pid.to_bytes(8, "big")], [ours.fileno()])
         ours.close()
         _reap(children)
-
-
-# mallopt(3) parameters (malloc.h): glibc's default arena count (8 per core) and its mmap threshold, which grows with
-# each large block freed, keep freed memory resident in every thread's arena. Set once in the web process and in the
-# keeper: national3, web process after load 57 -> 45 MB, keeper RSS 347 -> 327 MB, tree PSS after load 389 -> 355 MB.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
-MALLOC_SETTINGS = ((_M_ARENA_MAX, 2), (_M_MMAP_THRESHOLD, 256 * 1024), (_M_TRIM_THRESHOLD, 1024 * 1024))
-
-
-def tune_malloc() -> None:
-    """Make glibc give large freed blocks back at once and share two arenas among the threads (MALLOC_SETTINGS), so
-    that a process holds what it uses rather than what it once used; nothing where glibc is not. Raises nothing."""
-    if _LIBC is not None:
-        for parameter, value in MALLOC_SETTINGS:
-            _LIBC.mallopt(parameter, value)
 
 
 def release_free_memory() -> None:
@@ -408,7 +392,6 @@ class Pool:
 
     def __init__(self, start: Callable[[], _Worker], size: int, settings: Mapping[str, Any], name: str = "query"):
         self.start, self.settings, self.name = start, dict(settings), name
-        tune_malloc()  # in the process that runs the pools: the web process, whose threads pass every answer on
         # Last in, first out: the worker that answered last takes the next job while its caches are warm (taking
         # them in turn cost each job of the seed lookup about 0.3 ms more CPU in the worker, measured).
         self.idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
