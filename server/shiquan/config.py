@@ -44,6 +44,10 @@ class Defaults:
     WORKERS = 2
     # Private memory (MB) a query worker may build up, pages of the shared store it has copied and its own caches,
     # before it is replaced by a fresh one after its current job; 0 never replaces a worker for its memory.
+    # Reading the store copies its pages (pyoxigraph writes to them as it reads: a COUNT of every quad copies 235 of
+    # national3's 320 MB), so each worker's share of the PSS rises by up to this much between two replacements.
+    # 32 took the tree's PSS at the end of benchmarks/memory.py's mix on national3 from 591-718 to 532 MB, but
+    # throughput fell from 58 to 41 requests/s at 1 client and from 77 to 38 at 8 (adjacent runs, load average ~8).
     WORKER_MEMORY_MB = 128
     # Seconds a query may run before its worker is stopped and the client gets 503.
     QUERY_TIMEOUT_S = 10.0
