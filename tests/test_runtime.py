@@ -398,3 +398,47 @@ def test_jobs_in_a_row_go_to_the_worker_that_answered_last():
             workers.close()
     finally:
         keeper.close()
+
+
+def test_a_keeper_started_early_is_the_one_that_prepares_and_forks():
+    # `shiquan serve` starts the keeper's process before it imports the web layer (runtime.start_early).
+    from shiquan import config
+    from shiquan.graph import dataset
+    from shiquan.runtime import runtime
+
+    settings = config.settings({"WORKERS": 1})
+    runtime.start_early(settings)
+    early = pool._early[0].pid
+    keeper = pool.Keeper(dataset.prepare, settings, dict(runtime.JOBS, pid=pid_job))
+    try:
+        assert keeper.process.pid == early and pool._early is None
+        workers = pool.Pool(lambda: pool._ForkedWorker(keeper), 1, settings)
+        try:
+            worker = workers.call(pool.Job("pid", {}), 10)
+            assert _parent(worker) == early
+        finally:
+            workers.close()
+    finally:
+        keeper.close()
+
+
+def test_no_keeper_is_started_early_for_a_store_on_disk_or_elsewhere(tmp_path):
+    from shiquan import config
+    from shiquan.runtime import runtime
+
+    for overrides in ({"STORE_PATH": str(tmp_path)}, {"STORE_URL": "http://127.0.0.1:9/sparql"}, {"WORKERS": 0}):
+        runtime.start_early(config.settings(overrides))
+        assert pool._early is None
+
+
+def test_a_keeper_started_early_and_not_used_ends_when_its_pipe_closes():
+    pool.start_keeper_early()
+    process, conn = pool._take_early()
+    conn.close()
+    process.join(timeout=30)
+    assert process.exitcode == 0
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return int(stat.read().rsplit(b")", 1)[1].split()[1])
