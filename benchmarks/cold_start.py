@@ -12,8 +12,10 @@ no shapes check. It prints that figure and /health's loadSeconds per run, their 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,7 +30,7 @@ from harness_common import Endpoint, machine_facts, serve_command  # noqa: E402
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="the dataset to serve (an RDF file or folder)")
-    parser.add_argument("--runs", type=int, default=3, help="cold starts, one after the other (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="cold starts, one after the other (default 3; 0 with --validate: only keep the verdict)")
     parser.add_argument("--folder", type=Path, default=Path("/tmp/shiquan-cold-start"),
                         help="work folder: the kept verdict, the server's log (default /tmp/shiquan-cold-start)")
     parser.add_argument("--validate", action="store_true", help="run `shiquan validate <data>` first, to keep its "
@@ -52,6 +54,9 @@ def cold_start(folder: Path, data: Path, timeout_s: float, run: int) -> tuple[fl
         ready = time.perf_counter() - started
     finally:
         endpoint.stop()
+        # The keeper's child writing the tables and the kept store outlives it: stop it, or it runs into the next start.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(endpoint.process.pid, signal.SIGKILL)
     # The server's log beside the epochs it started and answered at, to read its own timestamps against.
     (folder / f"serve-{run}.log").write_bytes(endpoint.log_path.read_bytes())
     (folder / f"serve-{run}.epochs").write_text(f"{epoch:.3f} {epoch + ready:.3f}\n", encoding="ascii")
@@ -78,8 +83,9 @@ def main() -> None:
         loads.append(load)
         print(f"run {run}: start to /health 200 {ready:.2f} s, of which /health loadSeconds {load:.2f} s; "
               "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
-    print(f"median of {args.runs}: start to /health 200 {statistics.median(readies):.2f} s, "
-          f"loadSeconds {statistics.median(loads):.2f} s")
+    if readies:
+        print(f"median of {args.runs}: start to /health 200 {statistics.median(readies):.2f} s, "
+              f"loadSeconds {statistics.median(loads):.2f} s")
 
 
 if __name__ == "__main__":
