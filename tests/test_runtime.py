@@ -363,17 +363,10 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
 def _is_keeper(pid: int) -> bool:
-    """The keeper is the spawned child with children of its own (the workers it forked)."""
-    return "spawn_main" in _cmdline(pid) and bool(_children(pid))
+    """The keeper is the server's child with children of its own (the workers it forked): spawned, or forked by
+    `shiquan serve` as it starts (runtime.start_early), when its command line is the server's."""
+    return bool(_children(pid))
 
 
 def pid_job(kg, settings):
@@ -442,3 +435,30 @@ def test_a_keeper_started_early_and_not_used_ends_when_its_pipe_closes():
 def _parent(pid: int) -> int:
     with open(f"/proc/{pid}/stat", "rb") as stat:
         return int(stat.read().rsplit(b")", 1)[1].split()[1])
+
+
+def test_a_keeper_forked_early_by_a_single_threaded_process_prepares_and_serves():
+    # `shiquan serve` starts with one thread: its early keeper is forked, with the modules it imported.
+    code = (
+        "import os, threading\n"
+        "from shiquan import config\n"
+        "from shiquan.graph import dataset\n"
+        "from shiquan.runtime import pool, runtime\n"
+        "settings = config.settings({'WORKERS': 1})\n"
+        "assert threading.active_count() == 1\n"
+        "runtime.start_early(settings)\n"
+        "early = pool._early[0]\n"
+        "assert type(early).__name__ == 'ForkProcess', type(early)\n"
+        "keeper = pool.Keeper(dataset.prepare, settings, runtime.JOBS)\n"
+        "assert keeper.process is early\n"
+        "workers = pool.Pool(lambda: pool._ForkedWorker(keeper), 1, settings)\n"
+        "media, body = workers.call(pool.Job('query', {'text': 'SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }', "
+        "'accept': 'text/csv'}), 30)\n"
+        "print(body.decode().split()[-1], sum(keeper.counts.values()))\n"
+        "workers.close(); keeper.close()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    counted, described = result.stdout.split()
+    assert counted == described

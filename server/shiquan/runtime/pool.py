@@ -137,8 +137,9 @@ class _Worker:
         return bool(self._poller.poll(max(0.0, timeout_s) * 1000))
 
 
-def _keeper_main(conn, modules: tuple[str, ...] = ()) -> None:
-    """Import ``modules``, then wait for the parent's order ``(prepare, settings, jobs)`` (see :class:`Keeper`):
+def _keeper_main(conn, modules: tuple[str, ...] = (), parents_end=None) -> None:
+    """Close ``parents_end`` (the parent's end of the pipe, which a forked keeper inherits: held here, the parent's
+    exit would never end the pipe), import ``modules``, then wait for the parent's order ``(prepare, settings, jobs)`` (see :class:`Keeper`):
     prepare the dataset in memory with ``prepare(settings, progress=…)``, tell the parent, then fork a worker over
     it for each "fork" it sends. Returns at once when the parent closes its end before the order (a keeper started
     ahead of need and not used).
@@ -146,6 +147,8 @@ def _keeper_main(conn, modules: tuple[str, ...] = ()) -> None:
     Each fork's end of a new socket pair goes back to the parent with the
     worker's pid (SCM_RIGHTS), so the worker talks to the parent directly.
     """
+    if parents_end is not None:
+        parents_end.close()
     for name in modules:
         importlib.import_module(name)
     try:
@@ -275,10 +278,13 @@ class _ForkedProcess:
         return -(status & 0x7F) if status & 0x7F else status >> 8
 
 
-def _spawn_keeper(modules: tuple[str, ...] = ()) -> tuple[Any, Any]:
-    """A new keeper process, importing ``modules`` and waiting for its order: the process and our end of its pipe."""
-    conn, child = _CONTEXT.Pipe()
-    process = _CONTEXT.Process(target=_keeper_main, args=(child, tuple(modules)), daemon=True, name="shiquan-keeper")
+def _spawn_keeper(modules: tuple[str, ...] = (), context=_CONTEXT) -> tuple[Any, Any]:
+    """A new keeper process (spawned, unless ``context`` says otherwise), importing ``modules`` and waiting for its
+    order: the process and our end of its pipe."""
+    conn, child = context.Pipe()
+    forked = context.get_start_method() == "fork"
+    process = context.Process(target=_keeper_main, args=(child, tuple(modules), conn if forked else None), daemon=True,
+                              name="shiquan-keeper")
     process.start()
     child.close()
     return process, conn
@@ -289,14 +295,20 @@ _early_lock = threading.Lock()
 
 
 def start_keeper_early(modules: tuple[str, ...] = ()) -> None:
-    """Start the next :class:`Keeper`'s process now: it imports ``modules`` (what its dataset's preparation and jobs
-    will need) and waits for its order, so that a new interpreter's start and those imports (about 0.9 s of a
-    national17 cold start, ahead of the load) run while this process imports the rest and reads its settings. Does
-    nothing when such a process waits already. One left unused exits with this process (a daemon)."""
+    """Start the next :class:`Keeper`'s process now, to wait for its order with ``modules`` imported (what its
+    dataset's preparation and jobs will need) while this process imports the rest and reads its settings. Does
+    nothing when such a process waits already. One left unused exits with this process (a daemon).
+
+    When this process runs a single thread (``shiquan serve`` as it starts), the keeper is forked: it starts with
+    the modules imported here, where a spawned one starts an interpreter and imports them again (0.9 s before the
+    load of national17, at load average 5). With other threads running, one of them could hold a lock the child
+    would inherit held: it is spawned.
+    """
     global _early
     with _early_lock:
         if _early is None:
-            _early = _spawn_keeper(modules)
+            forked = threading.active_count() == 1
+            _early = _spawn_keeper(modules, multiprocessing.get_context("fork") if forked else _CONTEXT)
 
 
 def _take_early() -> tuple[Any, Any] | None:
