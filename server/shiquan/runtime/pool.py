@@ -139,10 +139,10 @@ class _Worker:
 
 def _keeper_main(conn, modules: tuple[str, ...] = (), parents_end=None) -> None:
     """Close ``parents_end`` (the parent's end of the pipe, which a forked keeper inherits: held here, the parent's
-    exit would never end the pipe), import ``modules``, then wait for the parent's order ``(prepare, settings, jobs)`` (see :class:`Keeper`):
-    prepare the dataset in memory with ``prepare(settings, progress=…)``, tell the parent, then fork a worker over
-    it for each "fork" it sends. Returns at once when the parent closes its end before the order (a keeper started
-    ahead of need and not used).
+    exit would never end the pipe), import ``modules``, then wait for the parent's order ``(prepare, settings,
+    jobs)`` (see :class:`Keeper`): prepare the dataset in memory with ``prepare(settings, progress=…)``, tell the
+    parent, then fork a worker over it for each "fork" it sends. Returns at once when the parent closes its end
+    before the order (a keeper started ahead of need and not used).
 
     Each fork's end of a new socket pair goes back to the parent with the
     worker's pid (SCM_RIGHTS), so the worker talks to the parent directly.
