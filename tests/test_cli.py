@@ -211,3 +211,14 @@ def test_validate_engines_agree_on_the_projects_data(runner):
     reference = runner.invoke(main, ["validate", "--output", "json", "--engine", "pyshacl"])
     assert sparql.exit_code == reference.exit_code == 0
     assert json.loads(sparql.stdout) == json.loads(reference.stdout)
+
+
+def test_serve_refuses_a_file_with_bad_syntax_naming_file_and_line(runner, tmp_path):
+    # The keeper, started before the web layer is imported, still refuses the file before the server answers.
+    bad = tmp_path / "bad.nt"
+    bad.write_text('<https://w3id.org/shiquan/id/matter/a> <http://www.w3.org/2000/01/rdf-schema#label> "a" .\n'
+                   "<https://w3id.org/shiquan/id/matter/b c> <http://www.w3.org/2000/01/rdf-schema#label> \"b\" .\n",
+                   encoding="utf-8")
+    result = runner.invoke(main, ["serve", "--port", "0", "--data", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.nt" in result.output and ":2" in result.output

@@ -209,3 +209,18 @@ def test_progress_reports_files_and_inference(settings):
     assert stages[0] == "loading files" and "inferring" in stages
     files = [(d, t) for stage, d, t in seen if stage == "loading files"]
     assert files[-1][0] == files[-1][1] == len(loading.rdf_files([settings["ONTOLOGY_DIR"]]) + loading.rdf_files(settings["DATA_PATHS"]))
+
+
+def test_counts_taken_beside_the_inferences_are_those_of_the_finished_store(settings, tmp_path, monkeypatch):
+    # fill counts the stated graphs while the inferences run, and the inferences graph before and by what they add.
+    monkeypatch.setattr(loading, "PARALLEL_CHECK_BYTES", 0)
+    kg = loading.build_store(settings)
+    assert kg.triples_per_graph == loading.graph_counts(kg.store)
+    assert list(kg.triples_per_graph) == sorted(kg.triples_per_graph)
+    # Inferences stated in a data file's own graph/inferences are counted with those added.
+    stated = "<https://w3id.org/shiquan/id/matter/a> <http://www.w3.org/2000/01/rdf-schema#label> \"a\""
+    (tmp_path / "stated.nq").write_text(f"{stated} <{vocab.INFERENCES_GRAPH}> .\n", encoding="utf-8")
+    mixed = loading.build_store(dict(settings, DATA_PATHS=[*settings["DATA_PATHS"], str(tmp_path)]))
+    assert mixed.triples_per_graph == loading.graph_counts(mixed.store)
+    inferred = str(vocab.INFERENCES_GRAPH)
+    assert mixed.triples_per_graph[inferred] == kg.triples_per_graph[inferred] + 1

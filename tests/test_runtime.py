@@ -367,17 +367,10 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
 def _is_keeper(pid: int) -> bool:
-    """The keeper is the spawned child with children of its own (the workers it forked)."""
-    return "spawn_main" in _cmdline(pid) and bool(_children(pid))
+    """The keeper is the server's child with children of its own (the workers it forked): spawned, or forked by
+    `shiquan serve` as it starts (runtime.start_early), when its command line is the server's."""
+    return bool(_children(pid))
 
 
 def pid_job(kg, settings):
@@ -429,3 +422,74 @@ def test_release_free_memory_gives_freed_heap_pages_back():
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     before, after = (float(word) for word in done.stdout.split())
     assert before - after > 56, (before, after)
+
+
+def test_a_keeper_started_early_is_the_one_that_prepares_and_forks():
+    # `shiquan serve` starts the keeper's process before it imports the web layer (runtime.start_early).
+    from shiquan import config
+    from shiquan.graph import dataset
+    from shiquan.runtime import runtime
+
+    settings = config.settings({"WORKERS": 1})
+    runtime.start_early(settings)
+    early = pool._early[0].pid
+    keeper = pool.Keeper(dataset.prepare, settings, dict(runtime.JOBS, pid=pid_job))
+    try:
+        assert keeper.process.pid == early and pool._early is None
+        workers = pool.Pool(lambda: pool._ForkedWorker(keeper), 1, settings)
+        try:
+            worker = workers.call(pool.Job("pid", {}), 10)
+            assert _parent(worker) == early
+        finally:
+            workers.close()
+    finally:
+        keeper.close()
+
+
+def test_no_keeper_is_started_early_for_a_store_on_disk_or_elsewhere(tmp_path):
+    from shiquan import config
+    from shiquan.runtime import runtime
+
+    for overrides in ({"STORE_PATH": str(tmp_path)}, {"STORE_URL": "http://127.0.0.1:9/sparql"}, {"WORKERS": 0}):
+        runtime.start_early(config.settings(overrides))
+        assert pool._early is None
+
+
+def test_a_keeper_started_early_and_not_used_ends_when_its_pipe_closes():
+    pool.start_keeper_early()
+    process, conn = pool._take_early()
+    conn.close()
+    process.join(timeout=30)
+    assert process.exitcode == 0
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return int(stat.read().rsplit(b")", 1)[1].split()[1])
+
+
+def test_a_keeper_forked_early_by_a_single_threaded_process_prepares_and_serves():
+    # `shiquan serve` starts with one thread: its early keeper is forked, with the modules it imported.
+    code = (
+        "import os, threading\n"
+        "from shiquan import config\n"
+        "from shiquan.graph import dataset\n"
+        "from shiquan.runtime import pool, runtime\n"
+        "settings = config.settings({'WORKERS': 1})\n"
+        "assert threading.active_count() == 1\n"
+        "runtime.start_early(settings)\n"
+        "early = pool._early[0]\n"
+        "assert type(early).__name__ == 'ForkProcess', type(early)\n"
+        "keeper = pool.Keeper(dataset.prepare, settings, runtime.JOBS)\n"
+        "assert keeper.process is early\n"
+        "workers = pool.Pool(lambda: pool._ForkedWorker(keeper), 1, settings)\n"
+        "media, body = workers.call(pool.Job('query', {'text': 'SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }', "
+        "'accept': 'text/csv'}), 30)\n"
+        "print(body.decode().split()[-1], sum(keeper.counts.values()))\n"
+        "workers.close(); keeper.close()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    counted, described = result.stdout.split()
+    assert counted == described

@@ -275,3 +275,18 @@ def test_a_reload_on_unchanged_data_reopens_the_kept_store(tmp_path, data):
     finally:
         runtime.close()
     assert json.loads((entries(cache)[0] / store_cache.MANIFEST).read_text())["version"] == outcome["version"]
+
+
+def test_with_nothing_kept_the_files_are_not_hashed_to_look_for_an_entry(tmp_path, data, monkeypatch):
+    # A cold start on national17 hashed its 1 GB before the keeper could be told to load it.
+    settings = config.settings({"DATA_PATHS": [str(data)], "STORE_CACHE_DIR": str(tmp_path / "cache")})
+
+    def hashed(files):
+        raise AssertionError(f"hashed {files}")
+
+    monkeypatch.setattr(loading, "version_of", hashed)
+    assert store_cache.find(settings) is None
+    (tmp_path / "cache" / "other-entry").mkdir(parents=True)
+    (tmp_path / "cache" / "other-entry" / store_cache.MANIFEST).write_text("{}", encoding="utf-8")
+    with pytest.raises(AssertionError, match="hashed"):
+        store_cache.find(settings)

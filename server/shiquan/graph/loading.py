@@ -219,10 +219,15 @@ def load_bytes(store: ox.Store, data: bytes, fmt: str, source: str, graph: URIRe
 
 def infer_in(store: ox.Store, config: Mapping[str, Any], progress: Progress | None = None, threads: int = 1) -> int:
     """Add the OWL RL inferences of everything in ``store`` to its inferences graph, its queries on ``threads``
-    threads (see :func:`reasoning.materialise`). Raises BadInput for an unreadable ontology, InconsistentGraph."""
-    ontology_files = rdf_files([config["ONTOLOGY_DIR"]])
-    rules = _rules(config["ONTOLOGY_DIR"], fingerprint(ontology_files))
-    return reasoning.materialise(store, rules, ox.NamedNode(str(INFERENCES_GRAPH)), progress, threads)
+    threads (see :func:`reasoning.materialise`); returns how many triples it added. Raises BadInput for an
+    unreadable ontology, InconsistentGraph."""
+    return reasoning.materialise(store, ontology_rules(config), ox.NamedNode(str(INFERENCES_GRAPH)), progress, threads)
+
+
+def ontology_rules(config: Mapping[str, Any]) -> reasoning.Rules:
+    """The OWL RL rules of the ontology of ``config`` (:func:`reasoning.rules`), read once per version of its files.
+    Raises BadInput for an unreadable ontology, InconsistentGraph."""
+    return _rules(config["ONTOLOGY_DIR"], fingerprint(rdf_files([config["ONTOLOGY_DIR"]])))
 
 
 def cores() -> int:
@@ -467,14 +472,7 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
     try:
         if checking is None:
             graphs_of, version = check_files(planned), version_of(files)
-        load_files(store, planned, tell)
-        try:
-            # The inferences do not wait for the check (national17: its strict parse ends about when the load does)
-            infer_in(store, config, tell, cores())
-        except BaseException:
-            if checking is not None:
-                _checked(checking)  # a bad file is refused for what it is, not for what its misreading implies
-            raise
+        counts = _load_and_infer(store, config, planned, tell, checking)
         if checking is not None:
             graphs_of, version = _checked(checking)
     finally:
@@ -485,10 +483,40 @@ def fill(store: ox.Store, config: Mapping[str, Any], progress: Progress | None =
     for path, graphs in graphs_of.items():
         for graph in graphs:
             sources.setdefault(graph, []).append(path)
-    counts = graph_counts(store, cores())
     kg = KnowledgeGraph(store, counts, time.perf_counter() - started, version, {g: tuple(p) for g, p in sources.items()})
     log.info("loaded %d triples in %d graphs in %.2f s", kg.triple_count, len(counts), kg.load_seconds)
     return kg
+
+
+def _load_and_infer(store: ox.Store, config: Mapping[str, Any], planned: list[tuple[Path, str, str | None]],
+                    tell: Progress, checking: subprocess.Popen | None) -> dict[str, int]:
+    """Load ``planned`` into ``store`` (:func:`load_files`), add the inferences (:func:`infer_in`) and count the
+    triples of each graph; returns graph → triples, for the graphs holding any, sorted by name.
+
+    Two steps run on a thread beside the others, and change no quad: the ontology's rules (rdflib and owlrl, in
+    Python) are read while pyoxigraph loads the files without the GIL, and the stated graphs, which the inferences
+    do not change, are counted while the inferences run (the inferences graph is counted before them, and what
+    they add is their own count). Raises as :func:`fill`: when the inferences fail, the strict check (``checking``)
+    is waited for, so that a bad file is refused for what it is, not for what its misreading implies.
+    """
+    inferences = ox.NamedNode(str(INFERENCES_GRAPH))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="loading") as aside:
+        rules = aside.submit(ontology_rules, config)
+        load_files(store, planned, tell)
+        rules.result()
+        stated = aside.submit(graph_counts, store, 1, inferences)
+        before = reasoning.triples_in(store, inferences)
+        try:
+            # The inferences do not wait for the check (national17: its strict parse ends before the load does)
+            added = infer_in(store, config, tell, cores())
+        except BaseException:
+            if checking is not None:
+                _checked(checking)
+            raise
+        counts = stated.result()
+    if before + added:
+        counts[inferences.value] = before + added
+    return dict(sorted(counts.items()))
 
 
 def load_files(store: ox.Store, planned: list[tuple[Path, str, str | None]], tell: Progress | None = None) -> None:
@@ -508,9 +536,10 @@ def load_files(store: ox.Store, planned: list[tuple[Path, str, str | None]], tel
     tell("loading files", len(planned), len(planned))
 
 
-def graph_counts(store: ox.Store, threads: int = 1) -> dict[str, int]:
-    """The number of triples in each named graph of ``store`` that holds any, counted on ``threads`` threads."""
-    graphs = sorted(store.named_graphs(), key=lambda graph: graph.value)
+def graph_counts(store: ox.Store, threads: int = 1, leave_out: ox.NamedNode | None = None) -> dict[str, int]:
+    """The number of triples in each named graph of ``store`` that holds any (but ``leave_out``), counted on
+    ``threads`` threads."""
+    graphs = sorted((graph for graph in store.named_graphs() if graph != leave_out), key=lambda graph: graph.value)
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="counting") as pool:
         counts = list(pool.map(functools.partial(reasoning.triples_in, store), graphs))
     return {graph.value: n for graph, n in zip(graphs, counts) if n}

@@ -85,7 +85,7 @@ def find(settings: Mapping[str, Any]) -> Entry | None:
     cannot be read.
     """
     folder = root(settings)
-    if folder is None:
+    if folder is None or not any(folder.glob(f"*/{MANIFEST}")):  # nothing kept: the files need not be hashed
         return None
     name = key(settings, loading.version_of([path for path, _graph, _fmt in loading.plan(settings)]))
     path = folder / name

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import hashlib
+import importlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -159,13 +160,24 @@ class _Worker:
         return bool(self._poller.poll(max(0.0, timeout_s) * 1000))
 
 
-def _keeper_main(conn, prepare: Callable[..., Any], settings: dict, jobs: Jobs) -> None:
-    """Prepare the dataset in memory with ``prepare(settings, progress=…)``, tell the parent, then fork a worker over
-    it for each "fork" it sends.
+def _keeper_main(conn, modules: tuple[str, ...] = (), parents_end=None) -> None:
+    """Close ``parents_end`` (the parent's end of the pipe, which a forked keeper inherits: held here, the parent's
+    exit would never end the pipe), import ``modules``, then wait for the parent's order ``(prepare, settings,
+    jobs)`` (see :class:`Keeper`): prepare the dataset in memory with ``prepare(settings, progress=…)``, tell the
+    parent, then fork a worker over it for each "fork" it sends. Returns at once when the parent closes its end
+    before the order (a keeper started ahead of need and not used).
 
     Each fork's end of a new socket pair goes back to the parent with the
     worker's pid (SCM_RIGHTS), so the worker talks to the parent directly.
     """
+    if parents_end is not None:
+        parents_end.close()
+    for name in modules:
+        importlib.import_module(name)
+    try:
+        prepare, settings, jobs = conn.recv()
+    except (EOFError, OSError):
+        return
     try:
         kg = prepare(settings, progress=lambda stage, done, total: conn.send(("progress", (stage, done, total))))
     except ShiquanError as exc:
@@ -314,6 +326,50 @@ class _ForkedProcess:
         return -(status & 0x7F) if status & 0x7F else status >> 8
 
 
+def _spawn_keeper(modules: tuple[str, ...] = (), context=_CONTEXT) -> tuple[Any, Any]:
+    """A new keeper process (spawned, unless ``context`` says otherwise), importing ``modules`` and waiting for its
+    order: the process and our end of its pipe."""
+    conn, child = context.Pipe()
+    forked = context.get_start_method() == "fork"
+    process = context.Process(target=_keeper_main, args=(child, tuple(modules), conn if forked else None), daemon=True,
+                              name="shiquan-keeper")
+    process.start()
+    child.close()
+    return process, conn
+
+
+_early: tuple[Any, Any] | None = None  # a keeper process started ahead of need (start_keeper_early), not yet used
+_early_lock = threading.Lock()
+
+
+def start_keeper_early(modules: tuple[str, ...] = ()) -> None:
+    """Start the next :class:`Keeper`'s process now, to wait for its order with ``modules`` imported (what its
+    dataset's preparation and jobs will need) while this process imports the rest and reads its settings. Does
+    nothing when such a process waits already. One left unused exits with this process (a daemon).
+
+    When this process runs a single thread (``shiquan serve`` as it starts), the keeper is forked: it starts with
+    the modules imported here, where a spawned one starts an interpreter and imports them again (0.9 s before the
+    load of national17, at load average 5). With other threads running, one of them could hold a lock the child
+    would inherit held: it is spawned.
+    """
+    global _early
+    with _early_lock:
+        if _early is None:
+            forked = threading.active_count() == 1
+            _early = _spawn_keeper(modules, multiprocessing.get_context("fork") if forked else _CONTEXT)
+
+
+def _take_early() -> tuple[Any, Any] | None:
+    """The keeper process started ahead of need, if it still runs (it is then no longer waiting for another)."""
+    global _early
+    with _early_lock:
+        taken, _early = _early, None
+    if taken is not None and not taken[0].is_alive():
+        _stop(*taken)
+        return None
+    return taken
+
+
 class Keeper:
     """The process holding the prepared dataset in memory; forks workers on request.
 
@@ -323,11 +379,12 @@ class Keeper:
     """
 
     def __init__(self, prepare: Callable[..., Any], settings: Mapping[str, Any], jobs: Jobs, progress=None):
-        self.conn, child = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_keeper_main, args=(child, prepare, dict(settings), jobs), daemon=True,
-                                        name="shiquan-keeper")
-        self.process.start()
-        child.close()
+        self.process, self.conn = _take_early() or _spawn_keeper()
+        try:
+            self.conn.send((prepare, dict(settings), jobs))
+        except OSError:
+            self.close()
+            raise ShiquanError("the store process stopped before loading") from None
         self._lock = threading.Lock()
         while True:
             try:

@@ -310,6 +310,14 @@ def _now() -> str:
 MOVE_AFTER_S = 2.0
 
 
+def start_early(settings: Mapping[str, Any]) -> None:
+    """Start now what a :class:`Runtime` of ``settings`` starts first: the keeper's process, when the dataset is held
+    by a keeper (WORKERS, no STORE_PATH, no STORE_URL), importing this module (its jobs) as it waits for its order
+    (see :func:`pool.start_keeper_early`). The caller imports the web layer and reads its settings meanwhile."""
+    if int(settings["WORKERS"]) and not settings.get("STORE_PATH") and not remote.store_url(settings):
+        pool.start_keeper_early((__name__,))
+
+
 class Runtime:
     """The running server's dataset and workers, behind one interface whatever the backend.
 
