@@ -123,9 +123,9 @@ def _run(store: ox.Store, compiler: _Compiler, checks: list[Check], progress: Pr
     """
 
     def rows_of(check: Check) -> list:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         rows = _select(store, check.query, compiler.functions)
-        check.rows, check.seconds = len(rows), time.perf_counter() - started
+        check.rows, check.seconds, check.cpu = len(rows), time.perf_counter() - started, time.thread_time() - cpu
         return rows
 
     longest_first = sorted(checks, key=lambda check: not check.joins)

@@ -120,11 +120,12 @@ class _Raw:
 
 @dataclass
 class Check:
-    """One compiled query and how its solutions become results; ``seconds`` and ``rows`` once it has run."""
+    """One compiled query and how its solutions become results; ``seconds``, ``cpu`` and ``rows`` once it has run."""
 
     label: str
     query: str
     collect: Callable[[list[Row]], list[_Raw]]
     joins: bool = False  # a SHACL-SPARQL constraint's query: a join that may take long, so started first
     seconds: float = 0.0
+    cpu: float = 0.0  # the CPU seconds of its thread while it ran: what it costs on a loaded machine too
     rows: int = 0
