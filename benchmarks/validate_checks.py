@@ -80,7 +80,7 @@ def main() -> int:
               f"load average {os.getloadavg()[0]:.2f}")
         digests.append(_digest(report))
     for check in sorted(checks, key=lambda c: -c.seconds)[:args.top]:
-        print(f"{check.seconds:8.2f} s {check.rows:7d} rows  {check.label}")
+        print(f"{check.seconds:8.2f} s {check.cpu:8.2f} s CPU {check.rows:7d} rows  {check.label}")
     if any(d != digests[0] for d in digests):
         print("the reports differ between thread counts")
         return 1

@@ -176,7 +176,7 @@ class _Compiler:
                     constraint = _SparqlConstraint(self, shape, node)
                     if not constraint.deactivated:
                         label = f"{self.name(node)} {curie(str(component))}"
-                        self.checks.append(Check(label, constraint.query(focus), constraint.collect, joins=True))
+                        self.checks.append(Check(label, constraint.query(focus), constraint.collect, Check.JOINS))
             elif component == SH.PropertyConstraintComponent:
                 if shape.is_property:  # pySHACL checks a value once per focus node having it: duplicates
                     raise self.refuse(shape.node, component, "sh:property on a property shape")
@@ -425,7 +425,8 @@ class _Compiler:
             return [_Raw(row["this"], shape, component, row["value"] if shape.is_property else row["this"],
                          shape.path, node_shape=node_shape) for row in rows]
 
-        self.checks.append(Check(self._label(shape, component, rule), query, collect))
+        rank = Check.SIMPLE if component == SH.ClassConstraintComponent else Check.EXPRESSION
+        self.checks.append(Check(self._label(shape, component, rule), query, collect, rank))
 
     def _count_check(self, shape: _Shape, parameter: URIRef, focus: Focus) -> None:
         component = COMPONENTS[parameter]
@@ -499,4 +500,4 @@ class _Compiler:
                         raws.append(_Raw(row["this"], shape, SH.QualifiedMinCountConstraintComponent, None, shape.path))
                 return raws
 
-            self.checks.append(Check(self._label(shape, QUALIFIED, node), query, collect))
+            self.checks.append(Check(self._label(shape, QUALIFIED, node), query, collect, Check.EXPRESSION))

@@ -120,11 +120,15 @@ class _Raw:
 
 @dataclass
 class Check:
-    """One compiled query and how its solutions become results; ``seconds`` and ``rows`` once it has run."""
+    """One compiled query and how its solutions become results; ``seconds``, ``cpu`` and ``rows`` once it has run."""
+
+    JOINS, EXPRESSION, SIMPLE = 0, 1, 2  # ranks
 
     label: str
     query: str
     collect: Callable[[list[Row]], list[_Raw]]
-    joins: bool = False  # a SHACL-SPARQL constraint's query: a join that may take long, so started first
+    rank: int = SIMPLE  # 0 a SHACL-SPARQL constraint (joins), 1 a test of each value by an expression, 2 a count or a
+    # class: the order in which checks start, longest first (see shacl._run)
     seconds: float = 0.0
+    cpu: float = 0.0  # the CPU seconds of its thread while it ran: what it costs on a loaded machine too
     rows: int = 0

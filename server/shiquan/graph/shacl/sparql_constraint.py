@@ -64,6 +64,38 @@ def _plain_not_exists(tokens: list[_Token], where: int, close: int) -> list[tupl
     return blocks
 
 
+def _matching_brace(tokens: list[_Token], opening: int) -> int:
+    """The index of the ``}`` closing the ``{`` at ``opening``."""
+    depth = 0
+    for i in range(opening, len(tokens)):
+        depth += (tokens[i].text == "{") - (tokens[i].text == "}")
+        if depth == 0:
+            return i
+    raise ValueError("unbalanced braces")
+
+
+def _union_chains(tokens: list[_Token], where: int, close: int) -> list[tuple[int, int]]:
+    """The ``{ … } UNION { … } …`` chains directly in the WHERE group, each as the indexes of its first ``{`` and
+    last ``}``."""
+    chains, i = [], where + 1
+    while i < close:
+        t = tokens[i]
+        if t.text == "{" and tokens[i - 1].word not in ("OPTIONAL", "MINUS", "EXISTS") \
+                and tokens[i - 2].word not in ("GRAPH", "SERVICE"):
+            end = _matching_brace(tokens, i)
+            last = end
+            while tokens[last + 1].word == "UNION":
+                last = _matching_brace(tokens, last + 2)
+            if last != end:
+                chains.append((i, last))
+            i = last + 1
+        elif t.text == "{":
+            i = _matching_brace(tokens, i) + 1
+        else:
+            i += 1
+    return chains
+
+
 class _Compiling(Protocol):
     """What a SPARQL constraint asks of the compiler that reads it (:class:`~.compile._Compiler`)."""
 
@@ -319,15 +351,27 @@ class _Rewriting:
         return "".join(pieces) + self.text[at:end]
 
     def query(self, projection: _Projection, close: int, focus: Focus) -> str:
-        """The rewritten query, its WHERE group closing at token ``close``."""
+        """The rewritten query, its WHERE group closing at token ``close``.
+
+        A UNION directly in the WHERE group becomes a sub-select of all its variables (the same solutions, as
+        SPARQL joins a group's elements): oxigraph then evaluates it once and joins it by hashing, where it
+        evaluated each branch once per focus node: 0.70 s of CPU against 0.97 s for levelsAmongPlanLevels on
+        national3 (medians of six runs on a loaded machine).
+        """
         tokens, span, where = self.tokens, self.span, projection.where
+        edits = [(first, last, "union") for first, last in _union_chains(tokens, where, close)]
+        edits += [(filter_at, close_at, open_at) for filter_at, open_at, close_at in
+                  _plain_not_exists(tokens, where, close)]
         body, at, absent = [], tokens[where].end, []
-        for k, (filter_at, open_at, close_at) in enumerate(_plain_not_exists(tokens, where, close)):
-            body.append(span(at, tokens[filter_at].start))
-            marker = f"?shacl_absent_{k}"
-            absent.append(f" OPTIONAL {{ {span(tokens[open_at].end, tokens[close_at].start)} "
-                          f"BIND (true AS {marker}) }} FILTER (!BOUND({marker}))")
-            at = tokens[close_at].end
+        for start, end, kind in sorted(edits):
+            body.append(span(at, tokens[start].start))
+            if kind == "union":
+                body.append(f"{{ SELECT * WHERE {{ {span(tokens[start].start, tokens[end].end)} }} }}")
+            else:
+                marker = f"?shacl_absent_{len(absent)}"
+                absent.append(f" OPTIONAL {{ {span(tokens[kind].end, tokens[end].start)} "
+                              f"BIND (true AS {marker}) }} FILTER (!BOUND({marker}))")
+            at = tokens[end].end
         body.append(span(at, tokens[close].start))
         added = "" if projection.selects_this else " ?this"
         return (span(0, projection.after_select) + added + span(projection.after_select, tokens[where].end)
