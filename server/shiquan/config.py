@@ -48,7 +48,11 @@ class Defaults:
     # national3's 320 MB), so each worker's share of the PSS rises by up to this much between two replacements.
     # 32 took the tree's PSS at the end of benchmarks/memory.py's mix on national3 from 591-718 to 532 MB, but
     # throughput fell from 58 to 41 requests/s at 1 client and from 77 to 38 at 8 (adjacent runs, load average ~8).
-    WORKER_MEMORY_MB = 128
+    # The other way, a fresh worker pays a page fault and a copy for each page it first reads: on national17 (the
+    # mix's 11 templates, benchmarks/hot.py, medians of 3 runs at load average ~2) a cap of 128 gave p50s of 56 ms for
+    # i-county-share-by-city and 46 ms for e-matter-across-cities, 512 gave 44 and 41 ms, 1024 gave 37 and 37 ms.
+    # 512 takes most of that gain for at most 2 x 384 MB more PSS than 128 (see README, Performance).
+    WORKER_MEMORY_MB = 512
     # Seconds a query may run before its worker is stopped and the client gets 503.
     QUERY_TIMEOUT_S = 10.0
     # Seconds a /validate run may take before it is stopped and the client gets 503.
